@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// tools/cli.ts — the `xenoscope` command: one binary, one verb per job.
+//
+// DESIGN.md's command-line conventions: every verb has `--help`; bad
+// arguments or an unreadable input exit 64 with a one-line reason; a verb
+// that checked something exits 1 when the check failed (`asm` with errors).
+
+import { asmCommand } from "./asm/cli.js";
+
+interface Verb {
+  summary: string;
+  run(args: string[]): Promise<number> | number;
+}
+
+const VERBS: Record<string, Verb> = {
+  asm: { summary: "assemble NASM-syntax source into a flat binary", run: asmCommand },
+};
+
+function usage(): string {
+  const lines = ["usage: xenoscope <verb> [options]", "", "verbs:"];
+  for (const [name, verb] of Object.entries(VERBS)) lines.push(`  ${name.padEnd(10)} ${verb.summary}`);
+  lines.push("", "`xenoscope <verb> --help` describes a verb.");
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === "--help" || verb === "-h" || verb === "help") {
+    console.log(usage());
+    return verb === undefined ? 64 : 0;
+  }
+  const entry = VERBS[verb];
+  if (!entry) {
+    console.error(`xenoscope: unknown verb \`${verb}' (try \`xenoscope --help')`);
+    return 64;
+  }
+  return entry.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`xenoscope: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exit(70);
+  },
+);
