@@ -50,9 +50,14 @@ function run(what, cmd, args) {
 const bin = (name) => join(root, "node_modules", ".bin", name);
 
 // 1. TypeScript.
-const tsInfo = "build/js/.tsbuildinfo";
+// A stamp written after each successful compile: tsc's own .tsbuildinfo is
+// also written by `tsc --noEmit`, so its age says nothing about build/js.
+const tsStamp = "build/js/.stamp";
 const tsNewest = Math.max(newest(["tools", "hypervisor", "web", "core/layout.ts"], (p) => p.endsWith(".ts")), mtime("tsconfig.json"));
-if (tsNewest > mtime(tsInfo)) run("TypeScript → build/js", bin("tsc"), ["-p", "."]);
+if (tsNewest > mtime(tsStamp) || !existsSync("build/js/tools/cli.js")) {
+  run("TypeScript → build/js", bin("tsc"), ["-p", "."]);
+  writeFileSync(tsStamp, "");
+}
 if (existsSync("build/js/tools/cli.js")) chmodSync("build/js/tools/cli.js", 0o755);
 
 // 2. The core.

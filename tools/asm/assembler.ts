@@ -148,6 +148,8 @@ class Pass {
   line: PreprocessedLine = { text: "", file: "", line: 0 };
   listEntry: ListingEntry | null = null;
   totalBytes = 0;
+  /** Inside `times`: `$` is the start of the whole line in every copy, as in NASM. */
+  timesStart: SymbolValue | null = null;
 
   constructor(
     readonly options: AssembleOptions,
@@ -226,6 +228,7 @@ class Pass {
   }
 
   hereValue(): SymbolValue {
+    if (this.timesStart) return this.timesStart;
     if (this.absolute !== null) return { value: this.absolute, relocs: 0 };
     return { value: this.sectionBase(this.section) + BigInt(this.here), relocs: 1, section: this.section.name };
   }
@@ -666,16 +669,21 @@ class Pass {
     }
     if (rest.length === 0) return;
     const count = Number(v.value);
-    // `times n db 0`, `times n nop` and the like are common; repeat the
-    // statement itself so `$` moves on between copies, as in NASM.
-    for (let i = 0; i < count; i++) {
-      if (this.totalBytes > MAX_OUTPUT_BYTES) {
-        this.error(`output exceeds ${MAX_OUTPUT_BYTES} bytes`);
-        return;
+    // Each copy is assembled at its own address (a relative jump in the
+    // second copy is encoded from there), but `$` stays the line's start.
+    this.timesStart = this.hereValue();
+    try {
+      for (let i = 0; i < count; i++) {
+        if (this.totalBytes > MAX_OUTPUT_BYTES) {
+          this.error(`output exceeds ${MAX_OUTPUT_BYTES} bytes`);
+          return;
+        }
+        const before = this.diagnostics.length;
+        this.statement(rest);
+        if (this.diagnostics.slice(before).some((d) => d.severity === "error")) return;
       }
-      const before = this.diagnostics.length;
-      this.statement(rest);
-      if (this.diagnostics.length > before && this.diagnostics.slice(before).some((d) => d.severity === "error")) return;
+    } finally {
+      this.timesStart = null;
     }
   }
 

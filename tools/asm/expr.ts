@@ -31,6 +31,11 @@ export interface ExprValue {
   /** Register terms in written order, equal registers merged (eax+eax*2 →
    * eax scale 3); empty for plain expressions. */
   regs: { reg: string; scale: bigint }[];
+  /** NASM's base-register hint (eval.c): the first register written, and
+   * whether it was multiplied (`ecx*1`, `2*(ecx+1)`), in which case NASM
+   * makes it the index rather than the base: `[nosplit ecx*1]` is an index
+   * without base, `[eax*1+ebx]` has base ebx. Absent without registers. */
+  hint?: { reg: string; notBase: boolean };
 }
 
 export interface SymbolValue {
@@ -141,6 +146,7 @@ const MULTIPLICATIVE = new Set(["*", "/", "//", "%", "%%"]);
 
 class Parser {
   private depth = 0;
+  hint?: { reg: string; notBase: boolean };
 
   constructor(private readonly tokens: Token[], public pos: number, private readonly ctx: ExprContext) {}
 
@@ -279,6 +285,10 @@ class Parser {
   private multiply(a: Val, b: Val): Val {
     const aPlain = a.regs.length === 0 && relocCount(a) === 0 && a.sections.size === 0;
     const bPlain = b.regs.length === 0 && relocCount(b) === 0 && b.sections.size === 0;
+    if (aPlain || bPlain) {
+      const scaled = aPlain ? b : a;
+      if (this.hint && scaled.regs.some((r) => r.reg === this.hint!.reg)) this.hint.notBase = true;
+    }
     if (aPlain) return scaleVal(b, a.value, a.unknown);
     if (bPlain) return scaleVal(a, b.value, b.unknown);
     if (a.regs.length > 0 || b.regs.length > 0) throw new ExprError("unable to multiply two non-scalar objects");
@@ -357,6 +367,7 @@ class Parser {
       const reg = registerInfo(name);
       if (reg !== undefined) {
         if (!this.ctx.allowRegisters) throw new ExprError(`register \`${lower}' is not allowed in an expression`);
+        this.hint ??= { reg: lower, notBase: false };
         return { value: 0n, sections: new Map(), unknown: false, regs: [{ reg: lower, scale: 1n }] };
       }
     }
@@ -400,7 +411,9 @@ export function parseExpression(
   const p = new Parser(tokens, pos, ctx);
   try {
     const v = p.conditional();
-    return { value: toExprValue(v), next: p.pos };
+    const value = toExprValue(v);
+    if (p.hint) value.hint = p.hint;
+    return { value, next: p.pos };
   } catch (e) {
     if (e instanceof ExprError) return { next: p.pos, error: e.message };
     throw e;

@@ -158,6 +158,42 @@ export function stringBytes(text: string): Uint8Array {
   return text[0] === "`" ? unescapeBackquoted(body) : utf8.encode(body);
 }
 
+/**
+ * NASM's scanner for a number starting at `start` (a digit, or `$` and a
+ * digit): the whole run is one token. An `e` followed by a sign, a `p`, a
+ * `.`, or an `e` in a number that is not hex make it floating-point.
+ */
+export function scanNumber(text: string, start: number): { end: number; isFloat: boolean } {
+  let j = start;
+  let isHex = false, isFloat = false, hasE = false;
+  if (text[j] === "$") { j++; isHex = true; }
+  for (;;) {
+    const d = text[j];
+    if (d === undefined) break;
+    if (!isHex && (d === "e" || d === "E")) {
+      hasE = true;
+      j++;
+      if (text[j] === "+" || text[j] === "-") { isFloat = true; j++; }
+    } else if (d === "h" || d === "H" || d === "x" || d === "X") {
+      isHex = true; j++;
+    } else if (d === "p" || d === "P") {
+      isFloat = true; j++;
+      if (text[j] === "+" || text[j] === "-") j++;
+    } else if (/[A-Za-z0-9_]/.test(d)) {
+      j++;
+    } else if (d === ".") {
+      isFloat = true; j++;
+    } else break;
+  }
+  if (hasE && !isHex) isFloat = true;
+  return { end: j, isFloat };
+}
+
+/** The operator written at `pos` (longest match), if any. */
+export function matchOperator(text: string, pos: number): string | undefined {
+  return OPERATORS.find((o) => text.startsWith(o, pos));
+}
+
 export function tokenize(text: string): { tokens: Token[]; error?: string } {
   const tokens: Token[] = [];
   let i = 0;
@@ -182,30 +218,7 @@ export function tokenize(text: string): { tokens: Token[]; error?: string } {
     }
 
     if (isDigit(c) || (c === "$" && isDigit(text[i + 1]))) {
-      // NASM's scanner: the whole run is one token; an `e` followed by a
-      // sign, a `p`, a `.` or a decimal `e` make it a floating-point number.
-      let j = i;
-      let isHex = false, isFloat = false, hasE = false;
-      if (c === "$") { j++; isHex = true; }
-      for (;;) {
-        const d = text[j];
-        if (d === undefined) break;
-        if (!isHex && (d === "e" || d === "E")) {
-          hasE = true;
-          j++;
-          if (text[j] === "+" || text[j] === "-") { isFloat = true; j++; }
-        } else if (d === "h" || d === "H" || d === "x" || d === "X") {
-          isHex = true; j++;
-        } else if (d === "p" || d === "P") {
-          isFloat = true; j++;
-          if (text[j] === "+" || text[j] === "-") j++;
-        } else if (/[A-Za-z0-9_]/.test(d)) {
-          j++;
-        } else if (d === ".") {
-          isFloat = true; j++;
-        } else break;
-      }
-      if (hasE && !isHex) isFloat = true;
+      const { end: j, isFloat } = scanNumber(text, i);
       const written = text.slice(i, j);
       i = j;
       if (isFloat) { tokens.push({ kind: "float", text: written }); continue; }
@@ -224,7 +237,7 @@ export function tokenize(text: string): { tokens: Token[]; error?: string } {
       continue;
     }
 
-    const op = OPERATORS.find((o) => text.startsWith(o, i));
+    const op = matchOperator(text, i);
     if (op === undefined) return { tokens, error: `unexpected character \`${c}'` };
     tokens.push({ kind: "op", text: op });
     i += op.length;

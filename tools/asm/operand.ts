@@ -91,6 +91,13 @@ export interface MemOperand {
   dispSize?: 8 | 16 | 32;
   /** `[nosplit eax*2]`: do not rewrite eax*2 as eax+eax. */
   nosplit: boolean;
+  /** NASM's base-register hint (its eval.c), which decides base against index
+   * in a few addresses: "notbase" when the first register written was
+   * multiplied (`[eax*1+ebx]` makes ebx the base, `[nosplit eax*1]` keeps eax
+   * an index), "summed" when two like terms were added anywhere in the
+   * expression (`[eax+eax]`, `[ecx+ebx+1+2]`). Absent: the first register
+   * written is the preferred base. */
+  eaHint?: "notbase" | "summed";
   /** `far` written before the operand: `jmp far [eax]`. */
   jump?: "near" | "far";
 }

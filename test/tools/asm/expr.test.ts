@@ -158,6 +158,7 @@ describe("registers in memory operands", () => {
     expect(ev("ebx + esi*4 - 8", mem)).toEqual({
       value: -8n, relocs: 0, unknown: false,
       regs: [{ reg: "ebx", scale: 1n }, { reg: "esi", scale: 4n }],
+      hint: { reg: "ebx", notBase: false },
     });
   });
 
@@ -186,6 +187,15 @@ describe("registers in memory operands", () => {
 
   it("rejects a register outside a memory operand", () => {
     expect(err("eax + 1")).toMatch(/register/);
+  });
+
+  it("gives NASM's base hint: the first register, and whether it was multiplied", () => {
+    expect(ev("ecx*1", mem).hint).toEqual({ reg: "ecx", notBase: true });
+    expect(ev("eax*1+ebx", mem).hint).toEqual({ reg: "eax", notBase: true });
+    expect(ev("ebx+eax*1", mem).hint).toEqual({ reg: "ebx", notBase: false });
+    expect(ev("2*(ecx+1)", mem).hint).toEqual({ reg: "ecx", notBase: true });
+    expect(ev("-ecx", mem).hint).toEqual({ reg: "ecx", notBase: false });
+    expect(ev("4+1", mem).hint).toBeUndefined();
   });
 
   it("treats $eax as a symbol even in a memory operand", () => {

@@ -35,6 +35,10 @@ describe("identifiers", () => {
     expect(t).toEqual({ kind: "id", text: "eax", symbol: true });
   });
 
+  it("reads a lone ? as the operator of ?:", () => {
+    expect(tokens("a ? b : c").map((t) => t.kind)).toEqual(["id", "op", "id", "op", "id"]);
+  });
+
   it("keeps $ and $$ as operators", () => {
     expect(tokens("$ - $$").map((t) => [t.kind, t.text])).toEqual([["op", "$"], ["op", "-"], ["op", "$$"]]);
   });

@@ -1,0 +1,76 @@
+// test/tools/cli.test.ts — the `xenoscope` command as a user runs it: the
+// built JavaScript that `npx xenoscope` starts, its help, its exit statuses
+// (DESIGN.md: 64 for bad arguments or an unreadable input, 1 when the
+// source has errors) and the files it writes.
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const CLI = "build/js/tools/cli.js";
+
+function xenoscope(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("xenoscope", () => {
+  it("lists its verbs with --help and exits 0", () => {
+    const r = xenoscope("--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/asm/);
+  });
+
+  it("exits 64 on an unknown verb", () => {
+    const r = xenoscope("frobnicate");
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/unknown verb/);
+  });
+});
+
+describe("xenoscope asm", () => {
+  const dir = mkdtempSync(join(tmpdir(), "xenoscope-cli-"));
+
+  it("has --help", () => {
+    const r = xenoscope("asm", "--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/-DNAME/);
+  });
+
+  it("assembles a file with -D, -o and -l", () => {
+    const src = join(dir, "hello.asm");
+    writeFileSync(src, "bits 32\n%ifdef BIG\nmov eax, VALUE\n%else\nnop\n%endif\n");
+    const out = join(dir, "hello.bin");
+    const lst = join(dir, "hello.lst");
+    const r = xenoscope("asm", "-f", "bin", "-DBIG", "-DVALUE=0x1234", "-o", out, "-l", lst, src);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(Array.from(readFileSync(out))).toEqual([0xb8, 0x34, 0x12, 0x00, 0x00]);
+    expect(readFileSync(lst, "utf8")).toMatch(/B834120000/);
+  });
+
+  it("names the output after the input without its extension, as NASM does", () => {
+    const src = join(dir, "plain.asm");
+    writeFileSync(src, "db 7\n");
+    expect(xenoscope("asm", src).status).toBe(0);
+    expect(Array.from(readFileSync(join(dir, "plain")))).toEqual([7]);
+  });
+
+  it("reports errors as file:line: error: and exits 1 without writing output", () => {
+    const src = join(dir, "bad.asm");
+    writeFileSync(src, "bits 32\nmov eax, ebx, ecx\n");
+    const out = join(dir, "bad.bin");
+    const r = xenoscope("asm", "-o", out, src);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/bad\.asm:2: error: /);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("exits 64 for a missing file or a bad option", () => {
+    expect(xenoscope("asm", join(dir, "missing.asm")).status).toBe(64);
+    expect(xenoscope("asm", "-f", "elf", "x.asm").status).toBe(64);
+    expect(xenoscope("asm").status).toBe(64);
+  });
+});
