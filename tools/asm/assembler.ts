@@ -156,7 +156,6 @@ class Pass {
     /** Symbols of the previous pass, for forward references. */
     readonly previous: Map<string, SymbolEntry>,
     readonly placements: Map<string, Placement>,
-    readonly final: boolean,
   ) {
     this.section = this.declareSection(".text");
   }
@@ -311,7 +310,7 @@ class Pass {
     this.section.data.push(bytes);
     this.section.size += bytes.length;
     this.totalBytes += bytes.length;
-    if (this.final && this.listEntry) {
+    if (this.listEntry) {
       if (this.listEntry.address === undefined) this.listEntry.address = this.section.size - bytes.length;
       if (this.listEntry.bytes.length < 64) for (const b of bytes) this.listEntry.bytes.push(b);
     }
@@ -472,6 +471,19 @@ class Pass {
       return null;
     }
     return v.value;
+  }
+
+  /** NASM's "symbol `x' not defined" for each name in `tokens` that is still undefined. */
+  reportUndefined(tokens: Token[]): void {
+    const names = new Set<string>();
+    for (const t of tokens) {
+      if (t.kind !== "id") continue;
+      const lower = t.text.toLowerCase();
+      if (!t.symbol && (registerInfo(lower) || lower in SIZE_KEYWORDS || OPERAND_KEYWORDS.has(lower))) continue;
+      if (this.symbolValue(t.text) === undefined) names.add(this.qualify(t.text));
+    }
+    if (names.size === 0) names.add("(unknown)");
+    for (const name of names) this.error(`symbol \`${name}' not defined`);
   }
 
   // ---------------------------------------------------------------- directives
@@ -639,8 +651,8 @@ class Pass {
       this.error("`equ' value cannot contain a register");
       return;
     }
-    if (this.final && v.unknown) {
-      this.error(`\`equ' value of \`${name}' uses an undefined symbol`);
+    if (v.unknown) {
+      this.reportUndefined(args);
       return;
     }
     this.defineConstant(name, v);
@@ -655,7 +667,7 @@ class Pass {
     }
     const v = r.value;
     if (v.unknown) {
-      if (this.final) this.error("non-constant argument supplied to TIMES");
+      this.error("non-constant argument supplied to TIMES");
       return;
     }
     if (v.relocs !== 0) {
@@ -723,8 +735,8 @@ class Pass {
         this.error("data value is not a simple address or number");
         return;
       }
-      if (v.unknown && this.final) {
-        this.error("symbol in data declaration is not defined");
+      if (v.unknown) {
+        this.reportUndefined(item);
         return;
       }
       if (v.relocs === 1 && unit === 1) {
@@ -757,7 +769,7 @@ class Pass {
     const v = this.evaluate(args, "RESx");
     if (!v) return;
     if (v.unknown) {
-      if (this.final) this.error("non-constant argument supplied to RESx");
+      this.error("non-constant argument supplied to RESx");
       return;
     }
     if (v.relocs !== 0) {
@@ -860,7 +872,7 @@ class Pass {
     if (field === null) return;
     const base = this.symbolValue(ist.name, false);
     if (!base) {
-      if (this.final) this.error(`structure \`${ist.name}' is not defined`);
+      this.error(`structure \`${ist.name}' is not defined`);
       return;
     }
     const pad = Number(field - base.value) - (this.here - ist.start);
@@ -880,7 +892,7 @@ class Pass {
     }
     const size = this.symbolValue(`${ist.name}_size`, false);
     if (!size) {
-      if (this.final) this.error(`\`${ist.name}_size' is not defined`);
+      this.error(`\`${ist.name}_size' is not defined`);
       return;
     }
     const pad = Number(size.value) - (this.here - ist.start);
@@ -938,19 +950,12 @@ class Pass {
       section: this.section.name,
     });
     if ("error" in result) {
-      // In early passes a forward reference may make a form look invalid
-      // (a short jump out of range); only the settled pass reports.
-      if (this.final) this.error(result.error);
+      this.error(result.error);
       return;
     }
-    if (this.final) for (const w of result.warnings) this.warn(w);
-    if (this.final) {
-      for (const op of operands) {
-        if ((op.kind === "imm" && op.unknown) || (op.kind === "mem" && op.dispUnknown)) {
-          this.error("symbol not defined in operand");
-          break;
-        }
-      }
+    for (const w of result.warnings) this.warn(w);
+    if (operands.some((op) => (op.kind === "imm" && op.unknown) || (op.kind === "mem" && op.dispUnknown))) {
+      this.reportUndefined(tokens.slice(i));
     }
     this.emit(result.bytes);
   }
@@ -1128,10 +1133,14 @@ class Pass {
       dispUnknown: v.unknown,
       dispSize,
       nosplit,
+      eaHint: v.summed ? "summed" : v.hint?.notBase ? "notbase" : undefined,
       jump: jump === "short" ? undefined : jump,
     };
   }
 }
+
+/** Words inside operands that are not symbols. */
+const OPERAND_KEYWORDS = new Set(["strict", "short", "near", "far", "nosplit", "abs", "rel", "seg", "wrt"]);
 
 const DIRECTIVES = new Set([
   "bits", "use16", "use32", "org", "section", "segment", "absolute", "align", "alignb", "sectalign",
@@ -1293,7 +1302,7 @@ export function assemble(source: string, options: AssembleOptions = {}): Assembl
     // A pass is final when it reproduces the previous pass's symbols; we
     // only know that after running it, so every pass keeps its listing and
     // diagnostics and the last one's are reported.
-    const pass = new Pass(options, previous, placements, true);
+    const pass = new Pass(options, previous, placements);
     pass.run(source);
     const laid = layout(pass);
     const resolve = (e: SymbolEntry): bigint => {

@@ -36,6 +36,11 @@ export interface ExprValue {
    * makes it the index rather than the base: `[nosplit ecx*1]` is an index
    * without base, `[eax*1+ebx]` has base ebx. Absent without registers. */
   hint?: { reg: string; notBase: boolean };
+  /** NASM's EAH_SUMMED: somewhere a `+` or `-` added two terms of the same
+   * kind (two constants, or a register to itself) to a non-zero sum. NASM
+   * then ignores the first-register hint (`[ecx+ebx+1+2]` has base ebx,
+   * `[ecx+ebx+3]` base ecx). */
+  summed?: boolean;
 }
 
 export interface SymbolValue {
@@ -63,6 +68,9 @@ interface Val {
   sections: Map<string, number>;
   unknown: boolean;
   regs: { reg: string; scale: bigint }[];
+  /** NASM's vector has a constant (EXPR_SIMPLE) term: every number, label and
+   * `$` brings one, and a sum that cancels it to zero removes it. */
+  hasConst: boolean;
 }
 
 class ExprError extends Error {}
@@ -81,7 +89,7 @@ function isScalar(v: Val): boolean {
 }
 
 function scalar(value: bigint, unknown = false): Val {
-  return { value: wrap(value), sections: new Map(), unknown, regs: [] };
+  return { value: wrap(value), sections: new Map(), unknown, regs: [], hasConst: !unknown };
 }
 
 /** Sections with a section-less term use this key (a SymbolValue with
@@ -91,27 +99,37 @@ const NO_SECTION = "";
 function fromSymbol(s: SymbolValue): Val {
   const sections = new Map<string, number>();
   if (s.relocs !== 0) sections.set(s.section ?? NO_SECTION, s.relocs);
-  return { value: wrap(s.value), sections, unknown: false, regs: [] };
+  return { value: wrap(s.value), sections, unknown: false, regs: [], hasConst: true };
 }
 
-function addVals(a: Val, b: Val, sign: 1n | -1n): Val {
+/** `a + b` or `a - b` term by term, as NASM's add_vectors; `onSummed` hears
+ * when two terms of one kind met with a non-zero sum. */
+function addVals(a: Val, b: Val, sign: 1n | -1n, onSummed?: () => void): Val {
   const sections = new Map(a.sections);
   for (const [sec, n] of b.sections) {
-    const sum = (sections.get(sec) ?? 0) + (sign === 1n ? n : -n);
+    const had = sections.get(sec);
+    const sum = (had ?? 0) + (sign === 1n ? n : -n);
+    if (had !== undefined && sum !== 0) onSummed?.();
     if (sum === 0) sections.delete(sec);
     else sections.set(sec, sum);
   }
   const regs = a.regs.map((r) => ({ ...r }));
   for (const r of b.regs) {
     const same = regs.find((x) => x.reg === r.reg);
-    if (same) same.scale += sign * r.scale;
-    else regs.push({ reg: r.reg, scale: sign * r.scale });
+    if (same) {
+      same.scale += sign * r.scale;
+      if (same.scale !== 0n) onSummed?.();
+    } else regs.push({ reg: r.reg, scale: sign * r.scale });
   }
+  const value = wrap(a.value + sign * b.value);
+  const bothConst = a.hasConst && b.hasConst;
+  if (bothConst && value !== 0n) onSummed?.();
   return {
-    value: wrap(a.value + sign * b.value),
+    value,
     sections,
     unknown: a.unknown || b.unknown,
     regs: regs.filter((r) => r.scale !== 0n),
+    hasConst: bothConst ? value !== 0n : a.hasConst || b.hasConst,
   };
 }
 
@@ -126,6 +144,7 @@ function scaleVal(v: Val, k: bigint, unknown: boolean): Val {
     sections: new Map(v.sections),
     unknown: v.unknown || unknown,
     regs: v.regs.map((r) => ({ reg: r.reg, scale: r.scale * k })).filter((r) => r.scale !== 0n || unknown),
+    hasConst: v.hasConst,
   };
 }
 
@@ -147,6 +166,7 @@ const MULTIPLICATIVE = new Set(["*", "/", "//", "%", "%%"]);
 class Parser {
   private depth = 0;
   hint?: { reg: string; notBase: boolean };
+  summed = false;
 
   constructor(private readonly tokens: Token[], public pos: number, private readonly ctx: ExprContext) {}
 
@@ -249,7 +269,7 @@ class Parser {
     for (let op = this.peekOp(); op === "+" || op === "-"; op = this.peekOp()) {
       this.pos++;
       const right = this.multiplicative();
-      left = addVals(left, right, op === "+" ? 1n : -1n);
+      left = addVals(left, right, op === "+" ? 1n : -1n, () => (this.summed = true));
     }
     return left;
   }
@@ -287,7 +307,7 @@ class Parser {
     const bPlain = b.regs.length === 0 && relocCount(b) === 0 && b.sections.size === 0;
     if (aPlain || bPlain) {
       const scaled = aPlain ? b : a;
-      if (this.hint && scaled.regs.some((r) => r.reg === this.hint!.reg)) this.hint.notBase = true;
+      if (this.hint && !this.summed && scaled.regs.some((r) => r.reg === this.hint!.reg)) this.hint.notBase = true;
     }
     if (aPlain) return scaleVal(b, a.value, a.unknown);
     if (bPlain) return scaleVal(a, b.value, b.unknown);
@@ -367,8 +387,8 @@ class Parser {
       const reg = registerInfo(name);
       if (reg !== undefined) {
         if (!this.ctx.allowRegisters) throw new ExprError(`register \`${lower}' is not allowed in an expression`);
-        this.hint ??= { reg: lower, notBase: false };
-        return { value: 0n, sections: new Map(), unknown: false, regs: [{ reg: lower, scale: 1n }] };
+        if (!this.summed) this.hint ??= { reg: lower, notBase: false };
+        return { value: 0n, sections: new Map(), unknown: false, regs: [{ reg: lower, scale: 1n }], hasConst: false };
       }
     }
     const sym = this.ctx.lookup(name);
@@ -385,8 +405,17 @@ class Parser {
   }
 }
 
+/** Unary minus: NASM's scalar_mult by -1, which leaves the hints alone. */
 function scaleNegate(v: Val): Val {
-  return addVals(scalar(0n), v, -1n);
+  const sections = new Map<string, number>();
+  for (const [sec, n] of v.sections) sections.set(sec, -n);
+  return {
+    value: wrap(-v.value),
+    sections,
+    unknown: v.unknown,
+    regs: v.regs.map((r) => ({ reg: r.reg, scale: -r.scale })),
+    hasConst: v.hasConst,
+  };
 }
 
 function toExprValue(v: Val): ExprValue {
@@ -413,6 +442,7 @@ export function parseExpression(
     const v = p.conditional();
     const value = toExprValue(v);
     if (p.hint) value.hint = p.hint;
+    if (p.summed && ctx.allowRegisters) value.summed = true;
     return { value, next: p.pos };
   } catch (e) {
     if (e instanceof ExprError) return { next: p.pos, error: e.message };

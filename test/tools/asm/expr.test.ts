@@ -198,6 +198,16 @@ describe("registers in memory operands", () => {
     expect(ev("4+1", mem).hint).toBeUndefined();
   });
 
+  it("marks a sum of two like terms with a non-zero result, as NASM's EAH_SUMMED", () => {
+    expect(ev("ecx+ebx+1+2", mem).summed).toBe(true);
+    expect(ev("ecx+ebx+3+0", mem).summed).toBe(true);
+    expect(ev("eax+eax", mem).summed).toBe(true);
+    expect(ev("ecx+ebx+3", mem).summed).toBeUndefined();
+    expect(ev("ecx+ebx+1-1", mem).summed).toBeUndefined();
+    expect(ev("ecx+ebx-(-3)", mem).summed).toBeUndefined();
+    expect(ev("1+2", {}).summed).toBeUndefined();
+  });
+
   it("treats $eax as a symbol even in a memory operand", () => {
     expect(ev("$eax", mem)).toMatchObject({ unknown: true, regs: [] });
   });
