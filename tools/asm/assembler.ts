@@ -612,8 +612,9 @@ class Pass {
     this.absolute = null;
   }
 
+  /** NASM's `sectalign`, implied by `align`: the section's start moves to a multiple of n. */
   raiseAlign(n: number): void {
-    if (this.section.name !== ".text" && n > this.section.align) this.section.align = n;
+    if (n > this.section.align) this.section.align = n;
   }
 
   align(word: string, args: Token[]): void {
@@ -1191,11 +1192,14 @@ function layout(pass: Pass): { placements: Map<string, Placement>; errors: strin
   const placeOne = (s: Section, after: bigint): bigint => {
     let address: bigint;
     if (s.start !== undefined) address = s.start;
-    else if (s === text) address = org;
     else {
+      // `.text` starts at the origin (rounded up if it asked for alignment);
+      // every other section after the one before it.
       const a = BigInt(s.align);
-      address = ((after + a - 1n) / a) * a;
+      const from = s === text ? org : after;
+      address = ((from + a - 1n) / a) * a;
     }
+    if (address < org && !s.nobits) errors.push(`section ${s.name} begins before program origin`);
     placements.set(s.name, { address, vaddress: s.vstart ?? address });
     return address + BigInt(s.size);
   };
@@ -1229,11 +1233,12 @@ function layout(pass: Pass): { placements: Map<string, Placement>; errors: strin
 function image(pass: Pass, placements: Map<string, Placement>): { bytes: Uint8Array; error?: string } {
   const progbits = [...pass.sections.values()].filter((s) => !s.nobits && s.size > 0);
   if (progbits.length === 0) return { bytes: new Uint8Array(0) };
-  let low = placements.get(progbits[0].name)!.address;
+  // The file starts at the origin, even when the first section was aligned past it.
+  const low = pass.org ?? 0n;
   let high = low;
   for (const s of progbits) {
     const p = placements.get(s.name)!.address;
-    if (p < low) low = p;
+    if (p < low) return { bytes: new Uint8Array(0), error: `section ${s.name} begins before program origin` };
     if (p + BigInt(s.size) > high) high = p + BigInt(s.size);
   }
   const size = high - low;

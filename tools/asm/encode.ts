@@ -124,15 +124,19 @@ function convertOperand(op: Operand, prefixes: Slots, bits: 16 | 32): InsnOperan
     const value = op.unknown ? 0n : s64(op.value);
     const simple = op.simple && !op.unknown;
     // NASM's parser: a known number gets UNITY if it is 1 and, unless
-    // `strict`, SBYTEWORD/SBYTEDWORD if it is a sign-extended byte modulo 2^16/2^32.
+    // `strict`, SBYTEWORD/SBYTEDWORD if it is a sign-extended byte modulo
+    // 2^16/2^32. A value still unknown (a forward reference in an early
+    // pass) is taken optimistically as all three, again unless `strict`:
+    // its form can only grow in later passes, like a short jump's.
     const u = BigInt.asUintN(64, value);
     const fits = (width: bigint) => ((u + 128n) & ((1n << width) - 1n)) <= 255n;
+    const optimistic = op.unknown && !op.strict;
     return {
       ...base, kind: op.segment !== undefined ? "far" : "imm", size, value,
       selector: op.segment, simple, unknown: op.unknown, section: op.section, strict: op.strict,
-      unity: simple && u === 1n,
-      sbyteword: simple && !op.strict && fits(16n),
-      sbytedword: simple && !op.strict && fits(32n),
+      unity: optimistic || (simple && u === 1n),
+      sbyteword: optimistic || (simple && !op.strict && fits(16n)),
+      sbytedword: optimistic || (simple && !op.strict && fits(32n)),
     };
   }
   let size = op.size ? SIZE_OF[op.size] : 0;
