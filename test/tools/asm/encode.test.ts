@@ -1468,8 +1468,13 @@ describe("relative jumps choose short or near as NASM's jmp_match does", () => {
     expect(assemble("jmp near later", ctx).out).toHaveLength(10);
     expect(assemble("call later", ctx).out).toHaveLength(10);
     expect(assemble("jecxz later", ctx).out).toHaveLength(4);
-    // A forward reference is never a sign-extended byte and never a disp8.
-    expect(assemble("push later", ctx).out).toHaveLength(10);
+    // NASM's parser takes an unknown immediate optimistically as a
+    // sign-extended byte (and as the 1 of the shift-by-one forms), unless
+    // `strict`; an unknown displacement pessimistically as disp32.
+    expect(assemble("push later", ctx).out).toBe("6a00");
+    expect(assemble("add eax, later", ctx).out).toBe("83c000");
+    expect(assemble("shl eax, later", ctx).out).toBe("d1e0");
+    expect(assemble("push strict dword later", ctx).out).toBe("6800000000");
     expect(assemble("mov eax, [ebx+later]", ctx).out).toBe("8b8300000000");
   });
 
