@@ -30,6 +30,9 @@ describe("core reset", () => {
     expect(state[L.MACHINE_RAM_BASE / 4] >>> 0).toBe(base);
     expect(state[L.MACHINE_RAM_SIZE / 4] >>> 0).toBe(L.DEFAULT_RAM_BYTES);
     expect(core.memory.buffer.byteLength).toBeGreaterThanOrEqual(base + L.DEFAULT_RAM_BYTES);
+    // asconfig sizes the initial memory for the default machine: no growth,
+    // so views made before createMachine stay valid.
+    expect(core.memory.buffer.byteLength).toBe(2080 * 65536);
     expect(core.createMachine(L.DEFAULT_RAM_BYTES)).toBe(0);
   });
 
