@@ -6,6 +6,7 @@
 // that checked something exits 1 when the check failed (`asm` with errors).
 
 import { asmCommand } from "./asm/cli.js";
+import { disasmCommand } from "./asm/disasm-cli.js";
 
 interface Verb {
   summary: string;
@@ -14,6 +15,7 @@ interface Verb {
 
 const VERBS: Record<string, Verb> = {
   asm: { summary: "assemble NASM-syntax source into a flat binary", run: asmCommand },
+  disasm: { summary: "disassemble a flat binary into NASM syntax", run: disasmCommand },
 };
 
 function usage(): string {

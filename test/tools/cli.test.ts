@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { assemble } from "../../tools/asm/index.js";
 
 const CLI = "build/js/tools/cli.js";
 
@@ -72,5 +73,31 @@ describe("xenoscope asm", () => {
     expect(xenoscope("asm", join(dir, "missing.asm")).status).toBe(64);
     expect(xenoscope("asm", "-f", "elf", "x.asm").status).toBe(64);
     expect(xenoscope("asm").status).toBe(64);
+  });
+});
+
+describe("xenoscope disasm", () => {
+  it("has --help", () => {
+    const r = xenoscope("disasm", "--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--org/);
+  });
+
+  it("disassembles the hello guest into text that assembles back to the same file", () => {
+    const image = readFileSync("build/guests/hello.bin");
+    const r = xenoscope("disasm", "--org", "0x100000", "--bits", "32", "build/guests/hello.bin");
+    expect(r.status).toBe(0);
+    // ndisasm's layout: address, bytes, then the instruction.
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^00100000  EB[0-9A-F]{2} +jmp short 0x[0-9a-f]+$/);
+    const text = lines.map((line) => line.replace(/^[0-9A-F]{8} +[0-9A-F]+ +/, "")).join("\n");
+    const back = assemble(`bits 32\norg 0x100000\n${text}\n`, { file: "disasm.asm" });
+    expect(back.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(Buffer.from(back.bytes).equals(image)).toBe(true);
+  });
+
+  it("exits 64 for a missing file or a bad option", () => {
+    expect(xenoscope("disasm", "no-such-file.bin").status).toBe(64);
+    expect(xenoscope("disasm", "--bits", "64", "build/guests/hello.bin").status).toBe(64);
   });
 });
