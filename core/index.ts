@@ -10,8 +10,9 @@ import {
   STATE_SIZE, REG_EAX, REG_EDX, REG_EIP, REG_EFLAGS, REG_CR0, REG_CR2, REG_CR3, REG_CR4,
   SEG_BASE, SEG_RECORD_SIZE, SEG_CS, SEG_LDTR, SEG_TR, SEG_SELECTOR, SEG_BASE_ADDR, SEG_LIMIT,
   SEG_ATTR, REG_GDTR_BASE, REG_GDTR_LIMIT, REG_IDTR_BASE, REG_IDTR_LIMIT,
-  MACHINE_RAM_BASE, MACHINE_RAM_SIZE, CPU_SIGNATURE,
+  MACHINE_RAM_BASE, MACHINE_RAM_SIZE, CPU_SIGNATURE, A20_ENABLED,
 } from "./layout";
+import { attachMemory } from "./memory";
 
 /** Offset of the state block, for the host's typed-array views (always 0). */
 export function stateBase(): usize {
@@ -35,6 +36,8 @@ export function createMachine(ramBytes: u32): usize {
   memory.fill(base, 0, ramBytes);
   store<u32>(MACHINE_RAM_BASE, <u32>base);
   store<u32>(MACHINE_RAM_SIZE, ramBytes);
+  store<u32>(A20_ENABLED, 1);
+  attachMemory();
   reset();
   return base;
 }
@@ -68,3 +71,5 @@ export function reset(): void {
   store<u32>(REG_IDTR_BASE, 0);
   store<u32>(REG_IDTR_LIMIT, 0xffff);
 }
+
+export * from "./host";

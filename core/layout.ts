@@ -58,10 +58,94 @@ export const REG_GDTR_LIMIT = 0x104;
 export const REG_IDTR_BASE = 0x108;
 export const REG_IDTR_LIMIT = 0x10c;
 
+/** Current privilege level (0-3), kept beside CS because every check reads it. */
+export const REG_CPL = 0x110;
+
+// Debug registers DR0-DR7, 4 bytes each.
+export const REG_DR0 = 0x120;
+
+// Model-specific registers we model (SDM Vol. 4 Table 2-2), 8 bytes each.
+export const MSR_SYSENTER_CS = 0x140;
+export const MSR_SYSENTER_ESP = 0x148;
+export const MSR_SYSENTER_EIP = 0x150;
+export const MSR_EFER = 0x158;
+/** The time-stamp counter, u64; RDTSC reads it, WRMSR 0x10 writes it. */
+export const REG_TSC = 0x160;
+/** Instructions retired since creation, u64 (a REP iteration counts as one). */
+export const INSN_COUNT = 0x168;
+
+// Run control: the host writes these between runs.
+/** Instructions left in the current `run`; the core counts it down. */
+export const RUN_BUDGET = 0x170;
+/** 1: address line 20 follows the address (A20 gate open); 0: it is forced to 0. */
+export const A20_ENABLED = 0x174;
+/** 1 while the CPU is halted (HLT); an accepted interrupt clears it. */
+export const HALTED = 0x178;
+/** 1 for the instruction after STI or MOV SS/POP SS: no interrupt is taken before it. */
+export const INTERRUPT_SHADOW = 0x17c;
+/** The INTR line: 1 while the host asserts it, with the vector it will supply at acknowledge. */
+export const INTR_PENDING = 0x1b0;
+export const INTR_VECTOR = 0x1b4;
+/** Bit v set: exception v exits to the host (EXIT_EXCEPTION) instead of going through the IDT. */
+export const EXCEPTION_EXIT_BITMAP = 0x1b8;
+/** Execution mode (EXEC_NATIVE now; EXEC_PV, EXEC_HVM in later issues). */
+export const EXEC_MODE = 0x1c0;
+/** MMU translation source (TRANSLATE_PLAIN now; shadow and hap later). */
+export const TRANSLATION = 0x1c4;
+
+// The exit-info block: why `run` returned, and what the host must complete.
+export const EXIT_REASON = 0x180;
+/** Exception vector (EXIT_EXCEPTION). */
+export const EXIT_VECTOR = 0x184;
+/** Exception error code, or 0xFFFFFFFF when the exception has none. */
+export const EXIT_ERROR_CODE = 0x188;
+/** I/O port (EXIT_IO). */
+export const EXIT_PORT = 0x18c;
+/** Access size in bytes: 1, 2 or 4 (EXIT_IO, EXIT_MMIO). */
+export const EXIT_SIZE = 0x190;
+/** 0: out / write (data in EXIT_DATA); 1: in / read (the host puts the data in EXIT_DATA before the next run). */
+export const EXIT_DIRECTION = 0x194;
+export const EXIT_DATA = 0x198;
+/** Physical address (EXIT_MMIO) or faulting linear address (EXIT_EXCEPTION with #PF). */
+export const EXIT_ADDRESS = 0x19c;
+/** Control register number (later: HVM CR exits). */
+export const EXIT_CR = 0x1a0;
+/** Length of the instruction that exited, in bytes. */
+export const EXIT_INSN_LENGTH = 0x1a4;
+
+// Exit reasons returned by run().
+export const EXIT_BUDGET = 0;
+export const EXIT_HLT = 1;
+export const EXIT_IO = 2;
+export const EXIT_MMIO = 3;
+export const EXIT_EXCEPTION = 4;
+/** Triple fault: the processor shuts down (SDM Vol. 3A 6.15, interrupt 8). */
+export const EXIT_SHUTDOWN = 5;
+
+// Execution modes and translation sources (DESIGN.md).
+export const EXEC_NATIVE = 0;
+export const EXEC_PV = 1;
+export const EXEC_HVM = 2;
+export const TRANSLATE_PLAIN = 0;
+export const TRANSLATE_SHADOW = 1;
+export const TRANSLATE_HAP = 2;
+
 // Where machine RAM starts in linear memory and how large it is; written by
 // the core when the machine is created, read by the host to build its view.
 export const MACHINE_RAM_BASE = 0x200;
 export const MACHINE_RAM_SIZE = 0x204;
+/** The ROM: where its bytes are in linear memory and how many (a multiple of 64 KiB, at most 1 MiB).
+ * It answers reads at the top of the 4 GiB space and, for its last 64 KiB, at 0xF0000. */
+export const MACHINE_ROM_BASE = 0x208;
+export const MACHINE_ROM_SIZE = 0x20c;
+
+/** MMIO ranges the host claims: a count, then up to MMIO_MAX pairs (first, last) of physical addresses. */
+export const MMIO_COUNT = 0x2fc;
+export const MMIO_RANGES = 0x300;
+export const MMIO_MAX = 16;
+
+/** Bytes of the architectural state that save/restore copies (everything above is host-side bookkeeping). */
+export const SAVED_STATE_SIZE = 0x400;
 
 /** Processor signature left in EDX at reset (SDM Vol. 3A 9.1.4): family 6, model 3, stepping 3. */
 export const CPU_SIGNATURE = 0x633;
