@@ -32,6 +32,9 @@ export const EXC_XM: i32 = 19;
 export let faultVector: i32 = -1;
 export let faultErrorCode: u32 = 0;
 export let faultHasCode: bool = false;
+/** For #PF: the linear address that failed. Delivery copies it to CR2, so a
+ * host-side lookup that faults (core/host.ts) leaves CR2 alone. */
+export let faultAddress: u32 = 0;
 
 /** Raises an exception that pushes an error code (#DF #TS #NP #SS #GP #PF #AC). */
 export function raise(vector: i32, errorCode: u32): void {
@@ -47,6 +50,13 @@ export function raiseNoCode(vector: i32): void {
   faultVector = vector;
   faultErrorCode = 0;
   faultHasCode = false;
+}
+
+/** Raises #PF for `linear` with the SDM's error code (Vol. 3A 4.7). */
+export function raisePageFault(linear: u32, errorCode: u32): void {
+  if (faultVector >= 0) return;
+  raise(EXC_PF, errorCode);
+  faultAddress = linear;
 }
 
 // @ts-ignore: decorator
