@@ -1,85 +1,141 @@
 // core/access.ts — reading and writing linear memory through the MMU.
 //
-// An access that crosses a 4 KiB page boundary is two translations; both
-// must succeed before a single byte is written, so a #PF on the second page
-// leaves memory as it was (SDM Vol. 3A 6.5: a fault is restartable).
+// The common access is one TLB lookup and one load or store: the slot of
+// the linear page (core/mmu.ts) grants this access kind, the page is plain
+// RAM (TLB_DIRECT_READ / TLB_DIRECT_WRITE), and the access stays inside the
+// page; then the byte is at linear + the slot's host addend. Testing the
+// tag against the page of the access's last byte folds the same-page test
+// into the tag compare: an access that crosses into the next page asks for
+// that page's tag in this page's slot, which can never hold it.
+//
+// Everything else takes the slow path: translate (which walks and refills
+// the slot) and the physical map of core/memory.ts (ROM, open bus, the A20
+// gate). An access that crosses a 4 KiB page boundary is two translations;
+// both must succeed before a single byte is written, so a #PF on the
+// second page leaves memory as it was (SDM Vol. 3A 6.5: a fault is
+// restartable). A write reaches RAM either through the fast path, only on
+// pages mmu.ts `fillTlb` marked TLB_DIRECT_WRITE, or through memory.ts
+// physWrite*: those two are where writes to watched pages (decoded code,
+// the dirty log) are caught.
+//
 // Callers pass the access kind (core/mmu.ts ACCESS_*) and check faulted()
 // after the call; on a fault the value read is meaningless.
 
 import { faulted } from "./fault";
 import { physRead8, physRead16, physRead32, physWrite8, physWrite16, physWrite32 } from "./memory";
-import { ACCESS_WRITE, translate } from "./mmu";
+import { ACCESS_WRITE, TLB_PAGE, TLB_DIRECT_READ, TLB_DIRECT_WRITE, tlbSlot, translate } from "./mmu";
+
+/**
+ * True when the TLB slot `slot` lets this access go straight to RAM: `last`
+ * is the access's last byte, `need` the tag bits it requires. The byte at
+ * `linear` is then at linear + the slot's addend (slotHostAddress).
+ */
+// @ts-ignore: decorator
+@inline function tlbGrants(slot: usize, last: u32, need: u32): bool {
+  return (load<u32>(slot) & (TLB_PAGE | need)) == ((last & TLB_PAGE) | need);
+}
+
+// @ts-ignore: decorator
+@inline function slotHostAddress(slot: usize, linear: u32): usize {
+  return <usize>(linear + load<u32>(slot, 4));
+}
+
+// @ts-ignore: decorator
+@inline function readNeed(access: i32): u32 {
+  return TLB_DIRECT_READ | (<u32>1 << access);
+}
+
+// @ts-ignore: decorator
+@inline function writeNeed(access: i32): u32 {
+  return TLB_DIRECT_WRITE | (<u32>1 << (access | ACCESS_WRITE));
+}
 
 export function readLinear8(linear: u32, access: i32): u32 {
+  const slot = tlbSlot(linear);
+  if (tlbGrants(slot, linear, readNeed(access))) return <u32>load<u8>(slotHostAddress(slot, linear));
   const pa = translate(linear, access);
   if (faulted()) return 0;
   return physRead8(pa);
 }
 
 export function readLinear16(linear: u32, access: i32): u32 {
-  if ((linear & 0xfff) != 0xfff) {
-    const pa = translate(linear, access);
-    if (faulted()) return 0;
-    return physRead16(pa);
-  }
-  const lo = translate(linear, access);
-  if (faulted()) return 0;
-  const hi = translate(linear + 1, access);
-  if (faulted()) return 0;
-  return physRead8(lo) | (physRead8(hi) << 8);
+  const slot = tlbSlot(linear);
+  if (tlbGrants(slot, linear + 1, readNeed(access))) return <u32>load<u16>(slotHostAddress(slot, linear));
+  return readSlow16(linear, access);
 }
 
 export function readLinear32(linear: u32, access: i32): u32 {
-  if ((linear & 0xfff) <= 0xffc) {
-    const pa = translate(linear, access);
-    if (faulted()) return 0;
-    return physRead32(pa);
-  }
-  let v: u32 = 0;
-  for (let i: u32 = 0; i < 4; i++) {
-    const pa = translate(linear + i, access);
-    if (faulted()) return 0;
-    v |= physRead8(pa) << (i << 3);
-  }
-  return v;
+  const slot = tlbSlot(linear);
+  if (tlbGrants(slot, linear + 3, readNeed(access))) return load<u32>(slotHostAddress(slot, linear));
+  return readSlow32(linear, access);
 }
 
 export function writeLinear8(linear: u32, v: u32, access: i32): void {
+  const slot = tlbSlot(linear);
+  if (tlbGrants(slot, linear, writeNeed(access))) {
+    store<u8>(slotHostAddress(slot, linear), <u8>v);
+    return;
+  }
   const pa = translate(linear, access | ACCESS_WRITE);
   if (faulted()) return;
   physWrite8(pa, v);
 }
 
 export function writeLinear16(linear: u32, v: u32, access: i32): void {
-  if ((linear & 0xfff) != 0xfff) {
-    const pa = translate(linear, access | ACCESS_WRITE);
-    if (faulted()) return;
-    physWrite16(pa, v);
+  const slot = tlbSlot(linear);
+  if (tlbGrants(slot, linear + 1, writeNeed(access))) {
+    store<u16>(slotHostAddress(slot, linear), <u16>v);
     return;
   }
-  const lo = translate(linear, access | ACCESS_WRITE);
-  if (faulted()) return;
-  const hi = translate(linear + 1, access | ACCESS_WRITE);
-  if (faulted()) return;
-  physWrite8(lo, v);
-  physWrite8(hi, v >> 8);
+  writeSlow(linear, v, 2, access | ACCESS_WRITE);
 }
 
 export function writeLinear32(linear: u32, v: u32, access: i32): void {
-  if ((linear & 0xfff) <= 0xffc) {
-    const pa = translate(linear, access | ACCESS_WRITE);
-    if (faulted()) return;
-    physWrite32(pa, v);
+  const slot = tlbSlot(linear);
+  if (tlbGrants(slot, linear + 3, writeNeed(access))) {
+    store<u32>(slotHostAddress(slot, linear), v);
+    return;
+  }
+  writeSlow(linear, v, 4, access | ACCESS_WRITE);
+}
+
+function readSlow16(linear: u32, access: i32): u32 {
+  const lo = translate(linear, access);
+  if (faulted()) return 0;
+  if ((linear & 0xfff) != 0xfff) return physRead16(lo);
+  const hi = translate(linear + 1, access);
+  if (faulted()) return 0;
+  return physRead8(lo) | (physRead8(hi) << 8);
+}
+
+function readSlow32(linear: u32, access: i32): u32 {
+  const first = translate(linear, access);
+  if (faulted()) return 0;
+  if ((linear & 0xfff) <= 0xffc) return physRead32(first);
+  const second = translate((linear | 0xfff) + 1, access);
+  if (faulted()) return 0;
+  const split: u32 = 0x1000 - (linear & 0xfff);
+  let v: u32 = 0;
+  for (let i: u32 = 0; i < 4; i++) {
+    v |= physRead8(i < split ? first + i : second + (i - split)) << (i << 3);
+  }
+  return v;
+}
+
+/** A 2- or 4-byte write off the fast path; `access` already has ACCESS_WRITE. */
+function writeSlow(linear: u32, v: u32, size: u32, access: i32): void {
+  const first = translate(linear, access);
+  if (faulted()) return;
+  if ((linear & 0xfff) <= 0x1000 - size) {
+    if (size == 2) physWrite16(first, v);
+    else physWrite32(first, v);
     return;
   }
   // Translate the first byte of each page before writing anything.
-  const first = translate(linear, access | ACCESS_WRITE);
+  const second = translate((linear | 0xfff) + 1, access);
   if (faulted()) return;
-  const second = translate((linear | 0xfff) + 1, access | ACCESS_WRITE);
-  if (faulted()) return;
-  const split = 0x1000 - (linear & 0xfff);
-  for (let i: u32 = 0; i < 4; i++) {
-    if (i < split) physWrite8(first + i, v >> (i << 3));
-    else physWrite8(second + (i - split), v >> (i << 3));
+  const split: u32 = 0x1000 - (linear & 0xfff);
+  for (let i: u32 = 0; i < size; i++) {
+    physWrite8(i < split ? first + i : second + (i - split), v >> (i << 3));
   }
 }
