@@ -28,6 +28,12 @@ export const EXC_AC: i32 = 17;
 export const EXC_MC: i32 = 18;
 export const EXC_XM: i32 = 19;
 
+/** Not an exception: the instruction stopped at an I/O or MMIO access the
+ * host must complete (core/iolog.ts). Raised like a fault so every caller
+ * already backs out without changing state; the run loop turns it into
+ * EXIT_IO or EXIT_MMIO instead of delivering anything. */
+export const FAULT_EXIT: i32 = 256;
+
 /** The pending exception of the current instruction, or -1. */
 export let faultVector: i32 = -1;
 export let faultErrorCode: u32 = 0;

@@ -51,6 +51,10 @@ export const SEG_SELECTOR = 0x0;
 export const SEG_BASE_ADDR = 0x4;
 export const SEG_LIMIT = 0x8;
 export const SEG_ATTR = 0xc;
+/** Attribute bit 16: the register holds no usable segment (a null selector
+ * loaded in protected mode, or a register a task switch could not load);
+ * any access through it faults. VMX calls the same bit "unusable". */
+export const SEG_ATTR_UNUSABLE = 0x10000;
 
 // Descriptor-table registers: base then limit.
 export const REG_GDTR_BASE = 0x100;
@@ -61,8 +65,10 @@ export const REG_IDTR_LIMIT = 0x10c;
 /** Current privilege level (0-3), kept beside CS because every check reads it. */
 export const REG_CPL = 0x110;
 
-// Debug registers DR0-DR7, 4 bytes each.
+// Debug registers DR0-DR7, 4 bytes each (DR4 and DR5 alias DR6 and DR7).
 export const REG_DR0 = 0x120;
+export const REG_DR6 = 0x138;
+export const REG_DR7 = 0x13c;
 
 // Model-specific registers we model (SDM Vol. 4 Table 2-2), 8 bytes each.
 export const MSR_SYSENTER_CS = 0x140;
@@ -138,6 +144,37 @@ export const MACHINE_RAM_SIZE = 0x204;
  * It answers reads at the top of the 4 GiB space and, for its last 64 KiB, at 0xF0000. */
 export const MACHINE_ROM_BASE = 0x208;
 export const MACHINE_ROM_SIZE = 0x20c;
+
+// The I/O log: how an exit for I/O or MMIO is completed.
+//
+// An IN, OUT, INS or OUTS, or a load or store that reaches a physical
+// address inside a claimed MMIO range, stops the instruction before it
+// changes any architectural state and returns EXIT_IO or EXIT_MMIO with
+// the port or address, the size, the direction and, for an output, the
+// data. EIP still points at the instruction and INSN_COUNT has not moved.
+// The core appends the access to this log. The host performs an output,
+// or puts the input value in EXIT_DATA, and calls run() again: the core
+// takes EXIT_DATA into the log entry (IO_LOG_AWAITING says one waits for
+// it), then executes the same instruction once more, and this time every
+// access the log holds is answered from the log in order (an input gets
+// the logged value, an output is not repeated) instead of exiting. An
+// instruction with several such accesses (a MOVS from one device register
+// to another, an ADD on an MMIO dword) exits once per access, each exit
+// one entry longer. The log empties when the instruction retires (for a
+// REP string instruction: when the iteration does) or faults; no interrupt
+// is taken while it holds entries. The log is part of the saved state, so
+// a machine saved between the exit and the next run() resumes correctly.
+/** Entries in the log for the instruction in progress. */
+export const IO_LOG_COUNT = 0x210;
+/** 1 when the last entry is an input whose value the next run() takes from EXIT_DATA. */
+export const IO_LOG_AWAITING = 0x214;
+/** The entries, IO_LOG_ENTRY_SIZE bytes each: port or physical address, kind, data. */
+export const IO_LOG = 0x220;
+export const IO_LOG_ENTRY_SIZE = 12;
+export const IO_LOG_MAX = 16;
+/** Entry kind: the size in bytes (1, 2, 4) OR-ed with these bits. */
+export const IO_LOG_INPUT = 0x100;
+export const IO_LOG_MMIO = 0x200;
 
 /** MMIO ranges the host claims: a count, then up to MMIO_MAX pairs (first, last) of physical addresses. */
 export const MMIO_COUNT = 0x2fc;

@@ -5,7 +5,8 @@
 // instance and take the host down with it. The map, as a PC chipset decodes
 // it: RAM from 0; the ROM's last 64 KiB also at 0xF0000-0xFFFFF (the BIOS
 // area, read-only, over RAM) and the whole ROM just below 4 GiB; ranges the
-// host claimed as MMIO; and open bus everywhere else (reads all ones, writes
+// host claimed as MMIO, whose accesses stop the instruction and exit to the
+// host (core/iolog.ts); and open bus everywhere else (reads all ones, writes
 // dropped). With the A20 gate closed, address bit 20 reads as 0 (the 8086
 // wrap-around that real-mode software still relies on).
 
@@ -13,6 +14,7 @@ import {
   MACHINE_RAM_BASE, MACHINE_RAM_SIZE, MACHINE_ROM_BASE, MACHINE_ROM_SIZE, A20_ENABLED, MMIO_COUNT,
   MMIO_RANGES,
 } from "./layout";
+import { mmioRead, mmioWrite } from "./iolog";
 
 /** Cached from the layout block by `attachMemory` so the hot path reads globals. */
 export let ramBase: usize = 0;
@@ -46,6 +48,18 @@ export function isMmio(pa: u32): bool {
   return false;
 }
 
+/**
+ * Where the 4 KiB page holding physical `pa` sits in linear memory when the
+ * whole page is plain RAM or ROM (reads only), or 0. Instruction fetch keeps
+ * this pointer while it executes from the page.
+ */
+export function physPagePointer(pa: u32): usize {
+  pa = (pa & a20Mask) & ~(<u32>0xfff);
+  if (romSize != 0 && ((pa >= 0xf0000 && pa < 0x100000) || pa >= <u32>(0 - romSize))) return readAddress(pa);
+  if (pa < ramSize) return ramBase + pa;
+  return 0;
+}
+
 /** Where the byte at physical `pa` is held in linear memory for reading, or 0 for open bus / MMIO. */
 function readAddress(pa: u32): usize {
   if (romSize != 0) {
@@ -67,18 +81,21 @@ export function physRead8(pa: u32): u32 {
   pa &= a20Mask;
   if (pa < ramSize && (pa < 0xf0000 || pa >= 0x100000 || romSize == 0)) return <u32>load<u8>(ramBase + pa);
   const at = readAddress(pa);
-  return at != 0 ? <u32>load<u8>(at) : 0xff;
+  if (at != 0) return <u32>load<u8>(at);
+  return isMmio(pa) ? mmioRead(pa, 1) : 0xff;
 }
 
 export function physRead16(pa: u32): u32 {
   pa &= a20Mask;
   if (<u64>pa + 1 < <u64>ramSize && (pa < 0xeffff || pa >= 0x100000 || romSize == 0)) return <u32>load<u16>(ramBase + pa);
+  if (pa >= ramSize && isMmio(pa)) return mmioRead(pa, 2);
   return physRead8(pa) | (physRead8(pa + 1) << 8);
 }
 
 export function physRead32(pa: u32): u32 {
   pa &= a20Mask;
   if (<u64>pa + 3 < <u64>ramSize && (pa < 0xefffd || pa >= 0x100000 || romSize == 0)) return load<u32>(ramBase + pa);
+  if (pa >= ramSize && isMmio(pa)) return mmioRead(pa, 4);
   return physRead8(pa) | (physRead8(pa + 1) << 8) | (physRead8(pa + 2) << 16) | (physRead8(pa + 3) << 24);
 }
 
@@ -86,12 +103,17 @@ export function physWrite8(pa: u32, v: u32): void {
   pa &= a20Mask;
   const at = writeAddress(pa);
   if (at != 0) store<u8>(at, <u8>v);
+  else if (pa >= ramSize && isMmio(pa)) mmioWrite(pa, 1, v & 0xff);
 }
 
 export function physWrite16(pa: u32, v: u32): void {
   pa &= a20Mask;
   if (<u64>pa + 1 < <u64>ramSize && (pa < 0xeffff || pa >= 0x100000 || romSize == 0)) {
     store<u16>(ramBase + pa, <u16>v);
+    return;
+  }
+  if (pa >= ramSize && isMmio(pa)) {
+    mmioWrite(pa, 2, v & 0xffff);
     return;
   }
   physWrite8(pa, v);
@@ -102,6 +124,10 @@ export function physWrite32(pa: u32, v: u32): void {
   pa &= a20Mask;
   if (<u64>pa + 3 < <u64>ramSize && (pa < 0xefffd || pa >= 0x100000 || romSize == 0)) {
     store<u32>(ramBase + pa, v);
+    return;
+  }
+  if (pa >= ramSize && isMmio(pa)) {
+    mmioWrite(pa, 4, v);
     return;
   }
   physWrite8(pa, v);

@@ -1,0 +1,296 @@
+// core/decode.ts — instruction fetch, prefixes, ModRM and SIB.
+//
+// An instruction is up to 15 bytes (SDM Vol. 2A 2.1; a 16th byte raises
+// #GP(0)): legacy prefixes, the opcode, then ModRM, SIB, displacement and
+// immediate (Vol. 2A 2.1, Figure 2-1). Bytes are fetched through CS: each
+// offset is checked against the CS limit (#GP(0)) and translated with an
+// instruction-fetch access, so an instruction may cross a page and fault
+// (#PF) on its second page. Fetching keeps a pointer to the current code
+// page while the translation holds; the pointer reads memory itself, so
+// code that writes its own instructions sees the new bytes at once.
+//
+// The default operand and address size is CS.D (Vol. 3A 3.4.5): 16 bits in
+// real mode unless a descriptor said otherwise, always 16 in virtual-8086
+// mode (whose segments carry D = 0); 66h and 67h flip them. Effective
+// addresses follow Vol. 2A Tables 2-1 (16-bit) and 2-2/2-3 (32-bit): the
+// default segment is SS when the base is BP, EBP or ESP, DS otherwise.
+
+import { ATTR_DB, cpl, eip, reg16, reg32, segAttr, segBase, segLimit } from "./state";
+import { SEG_CS, SEG_DS, SEG_SS } from "./layout";
+import { EXC_GP, EXC_UD, raise, raiseNoCode } from "./fault";
+import { ACCESS_EXEC, ACCESS_USER, translate } from "./mmu";
+import { physPagePointer, physRead8 } from "./memory";
+import { faulted } from "./fault";
+
+/** EIP of the instruction's first byte. */
+export let insnEip: u32 = 0;
+/** Bytes fetched so far. */
+export let insnLen: u32 = 0;
+/** CS.D: the default operand and address size is 32 bits. */
+export let code32: bool = false;
+export let opSize32: bool = false;
+export let addrSize32: bool = false;
+/** The segment-override prefix (SEG_ES..SEG_GS), or -1. */
+export let segOverride: i32 = -1;
+/** 0, or the last of F2h (REPNE) and F3h (REP/REPE). */
+export let repPrefix: u32 = 0;
+export let lockPrefix: bool = false;
+
+/** Where execution continues when the instruction set it (a branch, a REP iteration, a far transfer). */
+export let nextEip: u32 = 0;
+export let eipSet: bool = false;
+
+/** Continues at `target` (already checked against the CS limit) once the instruction retires. */
+// @ts-ignore: decorator
+@inline export function jumpTo(target: u32): void {
+  nextEip = target;
+  eipSet = true;
+}
+
+/** The EIP of the next instruction in sequence (valid once every byte was fetched). */
+// @ts-ignore: decorator
+@inline export function sequentialEip(): u32 {
+  return insnEip + insnLen;
+}
+
+/** Outcomes the run loop acts on once the instruction retires. */
+/** MOV SS, POP SS or an STI that set IF: no interrupt before the next instruction. */
+export let shadowNext: bool = false;
+/** HLT executed. */
+export let haltNext: bool = false;
+/** The instruction delivered an event (INT n, INT3, INTO, INT1): no single-step trap after it. */
+export let eventTaken: bool = false;
+/** The instruction loaded EFLAGS as a whole (IRET, a task switch): RF keeps the value loaded. */
+export let keepRf: bool = false;
+
+// ModRM.
+export let mod: u32 = 0;
+export let regf: u32 = 0;
+export let rm: u32 = 0;
+/** Memory operand: its segment and its offset (already reduced to the address size). */
+export let eaSeg: i32 = SEG_DS;
+export let eaOff: u32 = 0;
+
+// The code page being executed: its linear address and where it is in linear memory.
+let pageLinear: u32 = 1; // never page aligned: nothing cached
+let pageHost: usize = 0;
+let pageUser: i32 = 0;
+// The bytes of this instruction readable without checks: window[0] is the
+// instruction's first byte, bytes from winStart to winEnd are in the page.
+let winBase: usize = 0;
+let winEnd: u32 = 0;
+let winStart: u32 = 0;
+
+/** Forgets the cached code page (paging changed, or the host may have changed anything). */
+export function invalidateFetch(): void {
+  pageLinear = 1;
+  winEnd = 0;
+}
+
+/** ACCESS_USER when the CPU runs at CPL 3, else 0: page-level privilege follows CPL (SDM Vol. 3A 4.6). */
+// @ts-ignore: decorator
+@inline export function userAccess(): i32 {
+  return cpl() == 3 ? ACCESS_USER : 0;
+}
+
+/** Starts decoding at CS:EIP. */
+export function beginInstruction(): void {
+  insnEip = eip();
+  insnLen = 0;
+  eipSet = false;
+  shadowNext = false;
+  haltNext = false;
+  eventTaken = false;
+  keepRf = false;
+  const attr = segAttr(SEG_CS);
+  code32 = (attr & ATTR_DB) != 0;
+  opSize32 = code32;
+  addrSize32 = code32;
+  segOverride = -1;
+  repPrefix = 0;
+  lockPrefix = false;
+  winEnd = 0;
+  const linear = segBase(SEG_CS) + insnEip;
+  const user = userAccess();
+  if ((linear & ~(<u32>0xfff)) == pageLinear && user == pageUser) openWindow(linear, 0);
+}
+
+/** Lets bytes from `index` on, in the cached page at `linear`, be read directly. */
+// @ts-ignore: decorator
+@inline function openWindow(linear: u32, index: u32): void {
+  const inPage = 0x1000 - (linear & 0xfff);
+  const room = segLimit(SEG_CS) - (insnEip + index); // bytes after this one within the limit
+  let end = index + (room >= 14 ? 15 : room + 1);
+  if (insnEip + index > segLimit(SEG_CS)) end = index;
+  if (index + inPage < end) end = index + inPage;
+  if (end > 15) end = 15;
+  winBase = pageHost + (linear & 0xfff) - index;
+  winStart = index;
+  winEnd = end;
+}
+
+/** The next instruction byte. On a fault (limit, page, length) it returns 0 with the fault raised. */
+// @ts-ignore: decorator
+@inline export function fetch8(): u32 {
+  const i = insnLen;
+  if (i < winEnd && i >= winStart) {
+    insnLen = i + 1;
+    return <u32>load<u8>(winBase + i);
+  }
+  return fetchSlow();
+}
+
+function fetchSlow(): u32 {
+  if (faulted()) return 0;
+  const i = insnLen;
+  if (i >= 15) {
+    raise(EXC_GP, 0);
+    return 0;
+  }
+  const offset = insnEip + i;
+  if (offset > segLimit(SEG_CS)) {
+    raise(EXC_GP, 0);
+    return 0;
+  }
+  const linear = segBase(SEG_CS) + offset;
+  const user = userAccess();
+  const pa = translate(linear, ACCESS_EXEC | user);
+  if (faulted()) return 0;
+  const host = physPagePointer(pa);
+  insnLen = i + 1;
+  if (host != 0) {
+    pageLinear = linear & ~(<u32>0xfff);
+    pageHost = host;
+    pageUser = user;
+    openWindow(linear, i);
+    return <u32>load<u8>(host + (pa & 0xfff));
+  }
+  return physRead8(pa);
+}
+
+export function fetch16(): u32 {
+  const lo = fetch8();
+  return lo | (fetch8() << 8);
+}
+
+export function fetch32(): u32 {
+  const lo = fetch16();
+  return lo | (fetch16() << 16);
+}
+
+/** An immediate of the operand size (Iv / Iz). */
+// @ts-ignore: decorator
+@inline export function fetchImmV(): u32 {
+  return opSize32 ? fetch32() : fetch16();
+}
+
+/** A sign-extended 8-bit immediate or displacement (Ib / Jb). */
+// @ts-ignore: decorator
+@inline export function fetchS8(): u32 {
+  return <u32><i32><i8>fetch8();
+}
+
+/**
+ * Reads the legacy prefixes and returns the first opcode byte. A prefix
+ * repeated or redundant is allowed (only the length limit applies); the
+ * last segment override and the last of F2/F3 win.
+ */
+export function decodePrefixes(): u32 {
+  for (;;) {
+    const b = fetch8();
+    switch (b) {
+      case 0x26: segOverride = 0; break;
+      case 0x2e: segOverride = 1; break;
+      case 0x36: segOverride = 2; break;
+      case 0x3e: segOverride = 3; break;
+      case 0x64: segOverride = 4; break;
+      case 0x65: segOverride = 5; break;
+      case 0x66: opSize32 = !code32; break;
+      case 0x67: addrSize32 = !code32; break;
+      case 0xf0: lockPrefix = true; break;
+      case 0xf2: repPrefix = 0xf2; break;
+      case 0xf3: repPrefix = 0xf3; break;
+      default: return b;
+    }
+    if (faulted()) return 0;
+  }
+}
+
+/** The segment of an operand whose default is DS (string sources, XLAT, moffs). */
+// @ts-ignore: decorator
+@inline export function dataSeg(): i32 {
+  return segOverride >= 0 ? segOverride : SEG_DS;
+}
+
+/** Reads ModRM (and SIB and displacement) and computes the memory operand's segment and offset. */
+export function decodeModrm(): void {
+  const m = fetch8();
+  mod = m >> 6;
+  regf = (m >> 3) & 7;
+  rm = m & 7;
+  if (mod == 3) return;
+  if (addrSize32) decodeEa32();
+  else decodeEa16();
+  if (segOverride >= 0) eaSeg = segOverride;
+}
+
+function decodeEa32(): void {
+  let off: u32 = 0;
+  let seg = SEG_DS;
+  if (rm == 4) {
+    const sib = fetch8();
+    const index = (sib >> 3) & 7;
+    const base = sib & 7;
+    if (index != 4) off = reg32(index) << (sib >> 6);
+    if (base == 5 && mod == 0) {
+      off += fetch32();
+    } else {
+      off += reg32(base);
+      if (base == 4 || base == 5) seg = SEG_SS;
+    }
+  } else if (rm == 5 && mod == 0) {
+    off = fetch32();
+  } else {
+    off = reg32(rm);
+    if (rm == 5) seg = SEG_SS;
+  }
+  if (mod == 1) off += fetchS8();
+  else if (mod == 2) off += fetch32();
+  eaOff = off;
+  eaSeg = seg;
+}
+
+function decodeEa16(): void {
+  let off: u32 = 0;
+  let seg = SEG_DS;
+  switch (rm) {
+    case 0: off = reg16(3) + reg16(6); break; // bx+si
+    case 1: off = reg16(3) + reg16(7); break; // bx+di
+    case 2: off = reg16(5) + reg16(6); seg = SEG_SS; break; // bp+si
+    case 3: off = reg16(5) + reg16(7); seg = SEG_SS; break; // bp+di
+    case 4: off = reg16(6); break; // si
+    case 5: off = reg16(7); break; // di
+    case 6:
+      if (mod == 0) off = fetch16();
+      else {
+        off = reg16(5);
+        seg = SEG_SS;
+      }
+      break;
+    default: off = reg16(3); break; // bx
+  }
+  if (mod == 1) off += fetchS8();
+  else if (mod == 2) off += fetch16();
+  eaOff = off & 0xffff;
+  eaSeg = seg;
+}
+
+/** #UD unless the ModRM operand is memory (LEA, LDS, LGDT, CMPXCHG8B, BOUND, ...). */
+// @ts-ignore: decorator
+@inline export function requireMemory(): bool {
+  if (mod == 3) {
+    raiseNoCode(EXC_UD);
+    return false;
+  }
+  return true;
+}

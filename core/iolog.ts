@@ -1,0 +1,113 @@
+// core/iolog.ts — I/O and MMIO accesses the host completes, replayed from a log.
+//
+// The core has no devices: a port access (IN, OUT, INS, OUTS) or a physical
+// access inside a range the host claimed as MMIO leaves run() so the host
+// can perform it. The rule that makes this simple is the one faults already
+// follow (SDM Vol. 3A 6.5): the instruction stops before it changes any
+// architectural state, and is executed again from its first byte when run()
+// resumes. Each access the host completed is appended to a log in the state
+// block (core/layout.ts, "The I/O log", describes the protocol); on the next
+// execution the accesses are answered from the log in order, so the
+// instruction runs to the end without exiting twice for the same access,
+// and an input sees exactly the value the host supplied.
+//
+// Re-execution is deterministic because nothing architectural changed in
+// between: the same instruction at the same EIP with the same registers
+// makes the same accesses in the same order. If it does not (the host
+// changed the state between the exit and the next run), the first access
+// that disagrees with the log truncates the log there and exits afresh.
+
+import {
+  IO_LOG, IO_LOG_AWAITING, IO_LOG_COUNT, IO_LOG_ENTRY_SIZE, IO_LOG_INPUT, IO_LOG_MAX, IO_LOG_MMIO,
+  EXIT_PORT, EXIT_ADDRESS, EXIT_SIZE, EXIT_DIRECTION, EXIT_DATA, EXIT_IO, EXIT_MMIO,
+} from "./layout";
+import { FAULT_EXIT, faulted, raiseNoCode } from "./fault";
+
+/** The next log entry the instruction in progress must match. */
+let logPos: u32 = 0;
+
+/** EXIT_IO or EXIT_MMIO for the access that stopped the instruction. */
+export let exitKind: u32 = 0;
+
+/** Starts an instruction (or a REP iteration): its accesses match the log from the first entry. */
+// @ts-ignore: decorator
+@inline export function ioLogRewind(): void {
+  logPos = 0;
+}
+
+/** The instruction (or iteration) retired or faulted: its accesses are done. */
+// @ts-ignore: decorator
+@inline export function ioLogClear(): void {
+  if (load<u32>(IO_LOG_COUNT) != 0) {
+    store<u32>(IO_LOG_COUNT, 0);
+    store<u32>(IO_LOG_AWAITING, 0);
+  }
+}
+
+/** True while an instruction stopped at an I/O exit waits to be executed again. */
+export function ioLogBusy(): bool {
+  return load<u32>(IO_LOG_COUNT) != 0;
+}
+
+/** At the start of run(): an input the host answered takes its value from EXIT_DATA. */
+export function ioLogTakeInput(): void {
+  if (load<u32>(IO_LOG_AWAITING) == 0) return;
+  const n = load<u32>(IO_LOG_COUNT);
+  if (n != 0) {
+    const entry = IO_LOG + (n - 1) * IO_LOG_ENTRY_SIZE;
+    const size = load<u32>(entry + 4) & 7;
+    const mask: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
+    store<u32>(entry + 8, load<u32>(EXIT_DATA) & mask);
+  }
+  store<u32>(IO_LOG_AWAITING, 0);
+}
+
+/**
+ * One access the host performs: `where` is a port or a physical address,
+ * `kind` the size OR-ed with IO_LOG_INPUT and IO_LOG_MMIO, `data` the value
+ * of an output. Returns the input value when the log already holds this
+ * access; otherwise records it, fills the exit info and raises FAULT_EXIT
+ * (the return value is then meaningless).
+ */
+export function ioAccess(where: u32, kind: u32, data: u32): u32 {
+  if (faulted()) return 0;
+  const n = load<u32>(IO_LOG_COUNT);
+  if (logPos < n) {
+    const entry = IO_LOG + logPos * IO_LOG_ENTRY_SIZE;
+    if (load<u32>(entry) == where && load<u32>(entry + 4) == kind && ((kind & IO_LOG_INPUT) != 0 || load<u32>(entry + 8) == data)) {
+      logPos++;
+      return load<u32>(entry + 8);
+    }
+    store<u32>(IO_LOG_COUNT, logPos);
+  }
+  const at = load<u32>(IO_LOG_COUNT);
+  // An instruction cannot make more device accesses than the log holds
+  // (PUSHA onto an MMIO stack, byte by byte, would be the worst); beyond
+  // that the access behaves as open bus rather than exit forever.
+  if (at >= <u32>IO_LOG_MAX) return (kind & IO_LOG_INPUT) != 0 ? 0xffffffff : 0;
+  const entry = IO_LOG + at * IO_LOG_ENTRY_SIZE;
+  store<u32>(entry, where);
+  store<u32>(entry + 4, kind);
+  store<u32>(entry + 8, (kind & IO_LOG_INPUT) != 0 ? 0 : data);
+  store<u32>(IO_LOG_COUNT, at + 1);
+  store<u32>(IO_LOG_AWAITING, (kind & IO_LOG_INPUT) != 0 ? 1 : 0);
+  const isMmio = (kind & IO_LOG_MMIO) != 0;
+  store<u32>(EXIT_PORT, isMmio ? 0 : where);
+  store<u32>(EXIT_ADDRESS, isMmio ? where : 0);
+  store<u32>(EXIT_SIZE, kind & 7);
+  store<u32>(EXIT_DIRECTION, (kind & IO_LOG_INPUT) != 0 ? 1 : 0);
+  store<u32>(EXIT_DATA, (kind & IO_LOG_INPUT) != 0 ? 0 : data);
+  exitKind = isMmio ? EXIT_MMIO : EXIT_IO;
+  raiseNoCode(FAULT_EXIT);
+  return 0;
+}
+
+/** A load from a claimed MMIO range (core/memory.ts). */
+export function mmioRead(pa: u32, size: u32): u32 {
+  return ioAccess(pa, size | IO_LOG_INPUT | IO_LOG_MMIO, 0);
+}
+
+/** A store to a claimed MMIO range (core/memory.ts). */
+export function mmioWrite(pa: u32, size: u32, v: u32): void {
+  ioAccess(pa, size | IO_LOG_MMIO, v);
+}

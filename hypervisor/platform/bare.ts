@@ -1,0 +1,325 @@
+// hypervisor/platform/bare.ts — the bare machine: one CPU, RAM, a ROM and the PC's legacy devices.
+//
+// This is a PC with nothing virtual about it: the CPU runs in NATIVE mode
+// (DESIGN.md, "core/ — the CPU"), interrupts and exceptions go through the
+// guest's own IDT, and the host's only work is what a chipset does — answer
+// I/O ports, route device interrupts through the 8259s to the CPU's INTR
+// pin, keep time. The devices and their ports and IRQs are the PC's:
+//
+//   0x20-0x21, 0xA0-0xA1  8259A master and slave (pic8259.ts)
+//   0x40-0x43, IRQ 0      8254 PIT (pit8254.ts)
+//   0x61                  system control port B: PIT counter 2 gate and output (port61.ts)
+//   0x70-0x71, IRQ 8      MC146818 CMOS clock (cmos.ts)
+//   0x92                  fast A20 and reset (port92.ts)
+//   0xE9                  debug console (debugcon.ts)
+//   0xF4-0xF7             isa-debug-exit (debug-exit.ts)
+//   0x3F8-0x3FF, IRQ 4    16550 UART, COM1 (uart16550.ts)
+//
+// The run loop calls the core's run(budget) in slices. In deterministic
+// mode a slice ends exactly at the next timer's deadline (one instruction is
+// one virtual ns), so a timer interrupt arrives at the same instruction in
+// every run. After each slice the loop completes the exit (an IN or OUT goes
+// to the port map), fires due timers, and drives INTR from the PIC: it
+// asserts INTR_PENDING with the vector the PIC would give, and when the core
+// has cleared INTR_PENDING (it took the interrupt) performs the PIC's
+// acknowledge. A halted CPU with interrupts enabled waits for the next timer
+// (deterministic: time jumps there) or for host input; with interrupts off
+// nothing can wake it, and the run ends.
+//
+// How a run ends, as DESIGN.md's command-line conventions number it: the
+// guest writes v to isa-debug-exit ((v << 1) | 1); halts for good (4);
+// triple-faults (2); resets itself through port 0x92 (6, "reboot"); or the
+// host's timeout passes (124).
+
+import { hostTime, type Clock } from "../clock.js";
+import { Cmos, CMOS_DATA_PORT, CMOS_INDEX_PORT, RTC_IRQ } from "../devices/cmos.js";
+import { DebugConsole, DEBUGCON_PORT } from "../devices/debugcon.js";
+import { DebugExit, debugExitStatus, DEBUG_EXIT_PORT, DEBUG_EXIT_PORTS } from "../devices/debug-exit.js";
+import type { IoSize } from "../devices/io.js";
+import { Pic8259 } from "../devices/pic8259.js";
+import { Pit8254, PIT_PORT_BASE } from "../devices/pit8254.js";
+import { Port61, PORT61 } from "../devices/port61.js";
+import { Port92, PORT92 } from "../devices/port92.js";
+import { COM1_BASE, COM1_IRQ, Uart16550 } from "../devices/uart16550.js";
+import { EXIT_BUDGET, EXIT_EXCEPTION, EXIT_HLT, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN } from "../../core/layout.js";
+import { hex, type BootPlan, type PhysicalMemory, type ProtectedModeEntry } from "./boot.js";
+import { PortMap } from "./ports.js";
+
+/**
+ * What the bare machine needs from the CPU: the core's run/exit protocol
+ * (core/layout.ts) and a few state accesses. hypervisor/platform/cpu.ts
+ * provides all of it; tests may stand in a scripted CPU.
+ */
+export interface BareCpu extends PhysicalMemory {
+  /** Executes at most `budget` instructions; returns an EXIT_* reason (core/layout.ts). */
+  run(budget: number): number;
+  /** Instructions retired since the CPU was created. */
+  instructions(): number;
+  /** The exit-info block of the last exit. */
+  exitPort(): number;
+  exitSize(): IoSize;
+  /** True for IN (the host supplies EXIT_DATA), false for OUT. */
+  exitIsInput(): boolean;
+  exitData(): number;
+  setExitData(value: number): void;
+  exitVector(): number;
+  exitAddress(): number;
+  /** The INTR line (INTR_PENDING, INTR_VECTOR): the core clears it when it takes the interrupt. */
+  intrPending(): boolean;
+  setIntr(pending: boolean, vector: number): void;
+  halted(): boolean;
+  /** EFLAGS.IF. */
+  interruptsEnabled(): boolean;
+  setA20(enabled: boolean): void;
+  /** Maps a ROM (whole 64 KiB blocks, at most 1 MiB) below 4 GiB and at 0xF0000. */
+  loadRom(rom: Uint8Array): void;
+  /** Power-up state (SDM Vol. 3A Table 9-1): the next instruction is the reset vector's. */
+  reset(): void;
+  /** The state a loader leaves: flat protected mode at the entry point. */
+  enterProtectedMode(entry: ProtectedModeEntry): void;
+}
+
+export interface MachineEnd {
+  /** The process exit status DESIGN.md assigns. */
+  status: number;
+  reason: "debug-exit" | "halted" | "triple-fault" | "reset" | "exception" | "timeout" | "detached";
+  /** One line for the user (empty for a debug-exit, the normal way a guest ends). */
+  message: string;
+}
+
+export interface BareMachineOptions {
+  cpu: BareCpu;
+  clock: Clock;
+  /** Bytes COM1 transmits. */
+  onSerial?: (byte: number) => void;
+  /** Bytes written to port 0xE9. */
+  onDebugConsole?: (byte: number) => void;
+  /** One line per exit, interrupt and halt, for `--trace`. */
+  trace?: (line: string) => void;
+}
+
+/** The longest slice in instructions: how often the loop looks at timers and the host when nothing else stops the CPU. */
+const SLICE = 1_000_000;
+/** Real-time mode: a slice short enough that a timer is served within about a millisecond. */
+const REALTIME_SLICE = 20_000;
+/** The run loop lets the host's event loop in (terminal input, signals) at least this often. */
+const YIELD_NS = 10_000_000;
+
+export class BareMachine {
+  readonly cpu: BareCpu;
+  readonly clock: Clock;
+  readonly ports = new PortMap();
+  readonly pic = new Pic8259();
+  readonly pit: Pit8254;
+  readonly uart: Uart16550;
+  readonly cmos: Cmos;
+  /** Exits handled and interrupts delivered, for `--stats`. */
+  exits = 0;
+  interrupts = 0;
+  /** True while host input may still arrive (a terminal or an open pipe): a halted guest may be woken by it. */
+  inputOpen = false;
+  /** Where the run ends on the clock (ns), if anywhere: `--timeout`. */
+  timeoutNs = Infinity;
+  private ended: MachineEnd | undefined;
+  private intrAsserted = false;
+  private intrVector = 0;
+  private readonly trace: ((line: string) => void) | undefined;
+  private wakeIdle: (() => void) | undefined;
+
+  constructor(options: BareMachineOptions) {
+    const { cpu, clock } = options;
+    this.cpu = cpu;
+    this.clock = clock;
+    this.trace = options.trace;
+    const ports = this.ports;
+    ports.register(0x20, 0x21, this.pic.master);
+    ports.register(0xa0, 0xa1, this.pic.slave);
+    this.pit = new Pit8254(clock, this.pic.irq(0));
+    ports.register(PIT_PORT_BASE, PIT_PORT_BASE + 3, this.pit);
+    ports.register(PORT61, PORT61, new Port61(clock, this.pit));
+    this.cmos = new Cmos(clock, { ramBytes: cpu.ramBytes, irq: this.pic.irq(RTC_IRQ) });
+    ports.register(CMOS_INDEX_PORT, CMOS_DATA_PORT, this.cmos);
+    ports.register(PORT92, PORT92, new Port92((on) => cpu.setA20(on), () => this.resetRequested(), true));
+    ports.register(DEBUGCON_PORT, DEBUGCON_PORT, new DebugConsole(options.onDebugConsole ?? (() => {})));
+    ports.register(DEBUG_EXIT_PORT, DEBUG_EXIT_PORT + DEBUG_EXIT_PORTS - 1, new DebugExit((v) => this.debugExit(v)), { wide: true });
+    this.uart = new Uart16550("com1", COM1_BASE, clock, options.onSerial ?? (() => {}), this.pic.irq(COM1_IRQ));
+    ports.register(COM1_BASE, COM1_BASE + 7, this.uart);
+  }
+
+  /** Starts the CPU the way a loader's plan says, with `rom` mapped (a ROM plan brings its own). */
+  boot(plan: BootPlan, rom: Uint8Array): void {
+    if (plan.kind === "rom") {
+      this.cpu.loadRom(plan.rom);
+      this.cpu.reset();
+    } else {
+      this.cpu.loadRom(rom);
+      this.cpu.enterProtectedMode(plan.entry);
+    }
+  }
+
+  /** The run's outcome once it has ended. */
+  get end(): MachineEnd | undefined {
+    return this.ended;
+  }
+
+  /** Ends the run (the first reason given wins). */
+  stop(end: MachineEnd): void {
+    if (this.ended) return;
+    this.ended = end;
+    this.trace?.(`${this.cpu.instructions()} end ${end.reason} status ${end.status}`);
+    this.wake();
+  }
+
+  /** Host input has arrived (or the input closed): a halted CPU waiting for it looks again. */
+  wake(): void {
+    const wake = this.wakeIdle;
+    this.wakeIdle = undefined;
+    wake?.();
+  }
+
+  private debugExit(value: number): void {
+    this.stop({ status: debugExitStatus(value), reason: "debug-exit", message: "" });
+  }
+
+  private resetRequested(): void {
+    this.stop({ status: 6, reason: "reset", message: "the guest reset the machine (port 0x92 bit 0); a reboot ends the run" });
+  }
+
+  /**
+   * Drives the CPU's INTR line from the PIC. First, if the core cleared
+   * INTR_PENDING since we asserted it, it took the interrupt: that was the
+   * INTA cycle, so the PIC moves the request in service. Then the line is
+   * asserted with the vector the PIC would give now, or dropped.
+   */
+  private syncInterrupt(): void {
+    if (this.intrAsserted && !this.cpu.intrPending()) {
+      this.intrAsserted = false;
+      const vector = this.pic.acknowledge();
+      this.interrupts++;
+      this.trace?.(`${this.cpu.instructions()} interrupt vector ${hex(vector)}`);
+    }
+    const vector = this.pic.pendingVector();
+    if (vector === undefined) {
+      if (this.intrAsserted) this.cpu.setIntr(false, 0);
+      this.intrAsserted = false;
+    } else if (!this.intrAsserted || vector !== this.intrVector) {
+      this.cpu.setIntr(true, vector);
+      this.intrAsserted = true;
+      this.intrVector = vector;
+    }
+  }
+
+  /** Instructions the next slice may run: in deterministic mode, exactly up to the next deadline. */
+  private budget(): number {
+    if (this.clock.mode !== "deterministic") return REALTIME_SLICE;
+    const until = Math.min(this.clock.nextDeadline(), this.timeoutNs) - this.clock.now();
+    return Math.max(1, Math.min(SLICE, until));
+  }
+
+  /**
+   * One step of the machine: fire due timers, run a slice, complete its
+   * exit. Returns "idle" when the CPU is halted and only the host (input,
+   * or real time passing) can move it on.
+   */
+  step(): "ran" | "idle" {
+    this.clock.fireDue();
+    if (this.clock.now() >= this.timeoutNs) {
+      this.stop({ status: 124, reason: "timeout", message: "the timeout passed" });
+    }
+    if (this.ended) return "ran";
+    this.syncInterrupt();
+    if (this.cpu.halted() && !this.intrAsserted) return this.halted();
+    const reason = this.cpu.run(this.budget());
+    this.syncInterrupt();
+    if (reason !== EXIT_BUDGET) this.exits++;
+    switch (reason) {
+      case EXIT_IO:
+        this.completeIo();
+        break;
+      case EXIT_HLT:
+        this.trace?.(`${this.cpu.instructions()} hlt`);
+        break;
+      case EXIT_SHUTDOWN:
+        this.stop({ status: 2, reason: "triple-fault", message: "the guest triple-faulted: the CPU shut down" });
+        break;
+      case EXIT_EXCEPTION:
+        this.stop({ status: 2, reason: "exception", message: `unexpected exception exit, vector ${this.cpu.exitVector()}` });
+        break;
+      case EXIT_MMIO:
+        // No device claims MMIO on the bare machine: reads float to all ones.
+        if (this.cpu.exitIsInput()) this.cpu.setExitData(0xffffffff);
+        this.trace?.(`${this.cpu.instructions()} mmio ${hex(this.cpu.exitAddress())}`);
+        break;
+    }
+    return "ran";
+  }
+
+  private completeIo(): void {
+    const port = this.cpu.exitPort();
+    const size = this.cpu.exitSize();
+    if (this.cpu.exitIsInput()) {
+      const value = this.ports.read(port, size);
+      this.cpu.setExitData(value);
+      this.trace?.(`${this.cpu.instructions()} in ${hex(port)}/${size} = ${hex(value)}`);
+    } else {
+      const value = this.cpu.exitData();
+      this.trace?.(`${this.cpu.instructions()} out ${hex(port)}/${size} = ${hex(value)}`);
+      this.ports.write(port, size, value);
+    }
+  }
+
+  /** The CPU is halted and no interrupt is asserted: what can wake it? */
+  private halted(): "ran" | "idle" {
+    if (!this.cpu.interruptsEnabled()) {
+      this.stop({ status: 4, reason: "halted", message: "the guest halted with interrupts off" });
+      return "ran";
+    }
+    const next = Math.min(this.clock.nextDeadline(), this.timeoutNs);
+    if (next === Infinity && !this.inputOpen) {
+      this.stop({
+        status: 4,
+        reason: "halted",
+        message: "the guest halted waiting for an interrupt, with no timer armed and no more input to come",
+      });
+      return "ran";
+    }
+    if (this.clock.mode === "deterministic" && next !== Infinity) {
+      // DESIGN.md: HLT advances virtual time to the next timer.
+      this.clock.skipTo(next);
+      return "ran";
+    }
+    return "idle";
+  }
+
+  /** Waits, off the CPU, until the next timer (real time) or host input or the end. */
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      this.wakeIdle = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      const next = Math.min(this.clock.nextDeadline(), this.timeoutNs);
+      if (this.clock.mode === "realtime" && next !== Infinity) {
+        timer = setTimeout(() => this.wake(), Math.max(0, (next - this.clock.now()) / 1e6));
+      }
+    });
+  }
+
+  /**
+   * Runs the machine until the guest ends the run (or `stop` is called),
+   * returning to the host's event loop now and then so terminal input and
+   * signals get through.
+   */
+  async run(): Promise<MachineEnd> {
+    while (!this.ended) {
+      const until = hostTime.monotonicNs() + YIELD_NS;
+      let idle = false;
+      while (!this.ended && !idle && hostTime.monotonicNs() < until) idle = this.step() === "idle";
+      if (this.ended) break;
+      if (idle) await this.idle();
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return this.ended!;
+  }
+}
