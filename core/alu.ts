@@ -26,22 +26,22 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
   const mask = widthMask(sb);
   let r: u32 = a;
   let cf: u32 = 0;
-  let of: u32 = 0;
+  let ov: u32 = 0;
   switch (op) {
     case 0: { // ROL
       const n = count % w;
       r = n == 0 ? a : ((a << n) | (a >> (w - n))) & mask;
       cf = r & 1;
-      of = ((r >> sb) ^ cf) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (of << 11));
+      ov = ((r >> sb) ^ cf) & 1;
+      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
       return r;
     }
     case 1: { // ROR
       const n = count % w;
       r = n == 0 ? a : ((a >> n) | (a << (w - n))) & mask;
       cf = (r >> sb) & 1;
-      of = ((r >> sb) ^ (r >> (sb - 1))) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (of << 11));
+      ov = ((r >> sb) ^ (r >> (sb - 1))) & 1;
+      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
       return r;
     }
     case 2: { // RCL
@@ -51,8 +51,8 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       const rot = ((wide << n) | (wide >> (w + 1 - n))) & ((<u64>1 << (w + 1)) - 1);
       r = <u32>rot & mask;
       cf = <u32>(rot >> w) & 1;
-      of = ((r >> sb) ^ cf) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (of << 11));
+      ov = ((r >> sb) ^ cf) & 1;
+      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
       return r;
     }
     case 3: { // RCR
@@ -62,30 +62,30 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       const rot = ((wide >> n) | (wide << (w + 1 - n))) & ((<u64>1 << (w + 1)) - 1);
       r = <u32>rot & mask;
       cf = <u32>(rot >> w) & 1;
-      of = ((r >> sb) ^ (r >> (sb - 1))) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (of << 11));
+      ov = ((r >> sb) ^ (r >> (sb - 1))) & 1;
+      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
       return r;
     }
     case 5: // SHR
       r = a >> count;
       cf = (a >> (count - 1)) & 1;
-      of = (a >> sb) & 1;
+      ov = (a >> sb) & 1;
       break;
     case 7: { // SAR
       const s = (<i32>(a << (31 - sb))) >> (31 - sb); // sign-extended to 32 bits
       r = <u32>(s >> count) & mask;
       cf = <u32>(s >> (count - 1)) & 1;
-      of = 0;
+      ov = 0;
       break;
     }
     default: // SHL, SAL
       r = count < 32 ? (a << count) & mask : 0;
       cf = count <= w ? (a >> (w - count)) & 1 : 0;
-      of = ((r >> sb) ^ cf) & 1;
+      ov = ((r >> sb) ^ cf) & 1;
       break;
   }
   // Shifts set SF ZF PF from the result; AF is undefined (left as 0).
-  putFlags(STATUS_FLAGS, cf | (of << 11) | szpFlags(r, sb));
+  putFlags(STATUS_FLAGS, cf | (ov << 11) | szpFlags(r, sb));
   return r;
 }
 
@@ -122,8 +122,8 @@ export function doubleShift(left: bool, dst: u32, src: u32, countIn: u32, sb: u3
     }
   }
   r &= mask;
-  const of = ((r ^ dst) >> sb) & 1;
-  putFlags(STATUS_FLAGS, cf | (of << 11) | szpFlags(r, sb));
+  const ov = ((r ^ dst) >> sb) & 1;
+  putFlags(STATUS_FLAGS, cf | (ov << 11) | szpFlags(r, sb));
   return r;
 }
 

@@ -54,8 +54,12 @@ export let eipSet: bool = false;
 }
 
 /** Outcomes the run loop acts on once the instruction retires. */
-/** MOV SS, POP SS or an STI that set IF: no interrupt before the next instruction. */
-export let shadowNext: bool = false;
+/** The interrupt shadow the instruction leaves (layout INTERRUPT_SHADOW): SHADOW_STI or SHADOW_MOV_SS, or 0. */
+export let shadowNext: u32 = 0;
+/** STI that set IF: interrupts wait one instruction (SDM Vol. 2B "STI"). */
+export const SHADOW_STI: u32 = 1;
+/** MOV SS or POP SS: interrupts and debug traps wait one instruction (SDM Vol. 3A 6.8.3). */
+export const SHADOW_MOV_SS: u32 = 2;
 /** HLT executed. */
 export let haltNext: bool = false;
 /** The instruction delivered an event (INT n, INT3, INTO, INT1): no single-step trap after it. */
@@ -98,7 +102,7 @@ export function beginInstruction(): void {
   insnEip = eip();
   insnLen = 0;
   eipSet = false;
-  shadowNext = false;
+  shadowNext = 0;
   haltNext = false;
   eventTaken = false;
   keepRf = false;
@@ -196,7 +200,7 @@ export function fetch32(): u32 {
  * last segment override and the last of F2/F3 win.
  */
 export function decodePrefixes(): u32 {
-  for (;;) {
+  while (!faulted()) {
     const b = fetch8();
     switch (b) {
       case 0x26: segOverride = 0; break;
@@ -212,8 +216,8 @@ export function decodePrefixes(): u32 {
       case 0xf3: repPrefix = 0xf3; break;
       default: return b;
     }
-    if (faulted()) return 0;
   }
+  return 0;
 }
 
 /** The segment of an operand whose default is DS (string sources, XLAT, moffs). */

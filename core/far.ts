@@ -24,12 +24,13 @@ import {
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
 import { readLinear16, readLinear32 } from "./access";
+import { ACCESS_USER } from "./mmu";
 import {
   descAddr, descAttr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, dropInaccessibleSegments,
   loadCache, loadRealSegment, markAccessed, pmNotV86, readDescriptor, readSystem16, refreshAlignmentCheck,
 } from "./segment";
-import { readStack, stack32, stackOffset, stackTop, setStackTop } from "./stack";
-import { checkInnerStack, probePages, stackRoom } from "./interrupt";
+import { probePushPages, readStack, stack32, stackOffset, stackTop, setStackTop } from "./stack";
+import { checkInnerStack, stackRoom } from "./interrupt";
 import { TASK_CALL, TASK_IRET, TASK_JMP, switchTask } from "./task";
 import { invalidateFetch, opSize32, userAccess } from "./decode";
 import { writeLinear16, writeLinear32 } from "./access";
@@ -249,9 +250,8 @@ function pushPair(cs: u32, ip: u32, size: u32): bool {
     return false;
   }
   const base = segBase(SEG_SS);
-  const level = cpl();
-  if (!probePages(base + atIp, 2 * size, level)) return false;
   const access = userAccess();
+  if (!probePushPages(base, top, big, size, 2, access)) return false;
   if (size == 4) {
     writeLinear32(base + atCs, cs, access);
     writeLinear32(base + atIp, ip, access);
@@ -349,9 +349,8 @@ function callGate(sel: u32, gate32: bool, returnEip: u32): bool {
       if (faulted()) return false;
     }
     const big = (ssAttr & ATTR_DB) != 0;
-    const low = big ? newEsp - frame : (newEsp - frame) & 0xffff;
-    if (!probePages(ssBase + low, frame, dpl)) return false;
-    const access: i32 = dpl == 3 ? 2 : 0;
+    const access: i32 = dpl == 3 ? ACCESS_USER : 0;
+    if (!probePushPages(ssBase, newEsp, big, size, 4 + params, access)) return false;
     let at = newEsp;
     at = big ? at - size : (at - size) & 0xffff;
     writeSized(ssBase + at, oldSs, size, access);

@@ -50,16 +50,16 @@ export const STATUS_FLAGS: u32 = 0x8d5;
 // @ts-ignore: decorator
 @inline export function addFlags(a: u32, b: u32, r: u32, sb: u32): u32 {
   const cf = (((a & b) | ((a | b) & ~r)) >> sb) & 1;
-  const of = ((((a ^ r) & (b ^ r)) >> sb) & 1) << 11;
-  return cf | of | ((a ^ b ^ r) & FLAG_AF) | szpFlags(r, sb);
+  const ov = ((((a ^ r) & (b ^ r)) >> sb) & 1) << 11;
+  return cf | ov | ((a ^ b ^ r) & FLAG_AF) | szpFlags(r, sb);
 }
 
 /** Flags of a - b (- borrow-in) = r. */
 // @ts-ignore: decorator
 @inline export function subFlags(a: u32, b: u32, r: u32, sb: u32): u32 {
   const cf = (((~a & b) | ((~a | b) & r)) >> sb) & 1;
-  const of = ((((a ^ b) & (a ^ r)) >> sb) & 1) << 11;
-  return cf | of | ((a ^ b ^ r) & FLAG_AF) | szpFlags(r, sb);
+  const ov = ((((a ^ b) & (a ^ r)) >> sb) & 1) << 11;
+  return cf | ov | ((a ^ b ^ r) & FLAG_AF) | szpFlags(r, sb);
 }
 
 /**

@@ -26,14 +26,14 @@ import {
   reg32, segAttr, segBase, segLimit, segSelector, setCpl, setEflags, setEip, setReg16, setReg32,
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
-import { ACCESS_USER, ACCESS_WRITE, translate } from "./mmu";
+import { ACCESS_USER } from "./mmu";
 import { readLinear16, writeLinear16, writeLinear32 } from "./access";
 import {
   descAddr, descAttr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, loadCache, loadNull,
   loadRealSegment, markAccessed, protectedMode, readDescriptor, readSystem16, readSystem32,
   refreshAlignmentCheck,
 } from "./segment";
-import { stack32, stackTop } from "./stack";
+import { probePushPages, stack32, stackTop } from "./stack";
 import { TASK_INT, switchTask } from "./task";
 import { invalidateFetch } from "./decode";
 
@@ -71,19 +71,6 @@ export function stackRoom(attr: u32, limit: u32, top: u32, bytes: u32): bool {
   return offsetsValid(attr, limit, low, bytes - 1);
 }
 
-/** Translates every page of [linear, linear + bytes) for a write at privilege `level`; false with #PF raised. */
-export function probePages(linear: u32, bytes: u32, level: u32): bool {
-  const access = ACCESS_WRITE | (level == 3 ? ACCESS_USER : 0);
-  translate(linear, access);
-  if (faulted()) return false;
-  const last = linear + bytes - 1;
-  for (let page = (linear & ~(<u32>0xfff)) + 0x1000; page != (last & ~(<u32>0xfff)) + 0x1000; page += 0x1000) {
-    translate(page, access);
-    if (faulted()) return false;
-  }
-  return true;
-}
-
 /**
  * Writes `count` values from `frame` (highest address first) below `top` on
  * a stack with base `base`; `size` 4 or 2 bytes each. The caller probed it.
@@ -112,14 +99,7 @@ const frameBuffer = memory.data(40);
 /** Probes and writes a frame of `count` values on the stack SS:top; returns the new top. */
 function pushFrame(ssBase: u32, ssAttr: u32, top: u32, size: u32, count: i32, level: u32): u32 {
   const big = (ssAttr & ATTR_DB) != 0;
-  const bytes = size * <u32>count;
-  const low = big ? top - bytes : (top - bytes) & 0xffff;
-  if (!big && low + bytes > 0x10000) {
-    if (!probePages(ssBase + low, 0x10000 - low, level)) return 0;
-    if (!probePages(ssBase, bytes - (0x10000 - low), level)) return 0;
-  } else if (!probePages(ssBase + low, bytes, level)) {
-    return 0;
-  }
+  if (!probePushPages(ssBase, top, big, size, <u32>count, level == 3 ? ACCESS_USER : 0)) return 0;
   return writeFrame(ssBase, top, big, size, count, level);
 }
 

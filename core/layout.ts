@@ -81,13 +81,13 @@ export const REG_TSC = 0x160;
 export const INSN_COUNT = 0x168;
 
 // Run control: the host writes these between runs.
-/** Instructions left in the current `run`; the core counts it down. */
+/** Instructions left in the current `run`; the core counts it down (an event delivered through the IDT counts as one), and leaves the rest here when it returns. */
 export const RUN_BUDGET = 0x170;
 /** 1: address line 20 follows the address (A20 gate open); 0: it is forced to 0. */
 export const A20_ENABLED = 0x174;
 /** 1 while the CPU is halted (HLT); an accepted interrupt clears it. */
 export const HALTED = 0x178;
-/** 1 for the instruction after STI or MOV SS/POP SS: no interrupt is taken before it. */
+/** Nonzero for the instruction after STI (1) or MOV SS/POP SS (2): no interrupt is taken before it (after MOV SS, no debug trap either). */
 export const INTERRUPT_SHADOW = 0x17c;
 /** The INTR line: 1 while the host asserts it, with the vector it will supply at acknowledge. */
 export const INTR_PENDING = 0x1b0;

@@ -18,12 +18,10 @@
 // cached limit and size (so "big real mode" works as on hardware), virtual-8086
 // mode forces a 64 KiB, 16-bit, DPL 3 data segment.
 
+import { SEG_CS, SEG_SS, SEG_LDTR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE, REG_GDTR_LIMIT } from "./layout";
 import {
-  SEG_CS, SEG_SS, SEG_LDTR, SEG_TR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE, REG_GDTR_LIMIT,
-} from "./layout";
-import {
-  ATTR_ACCESSED, ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_S, ATTR_WRITABLE, CR0_AM,
-  CR0_PE, FLAG_AC, FLAG_VM, cpl, cr0, eflags, segAttr, segBase, segLimit, segSelector, setSegment,
+  ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_WRITABLE, CR0_AM, CR0_PE, FLAG_AC, FLAG_VM, cpl, cr0,
+  eflags, segAttr, segBase, segLimit, segSelector, setSegment,
 } from "./state";
 import { EXC_AC, EXC_GP, EXC_NP, EXC_SS, faulted, raise } from "./fault";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu";

@@ -6,8 +6,10 @@
 // SS like any other (a fault is #SS(0)). Instructions that push or pop
 // several values read or write at offsets from the current top first and
 // move ESP only when all of them succeeded, so a fault part-way leaves ESP
-// as it was (Vol. 3A 6.5); `probeStackWrite` checks a whole range, segment
-// and pages, before the first byte is written.
+// as it was (Vol. 3A 6.5). `probePushes` checks a sequence of pushes before
+// the first byte is written: the whole range against the SS limit, then
+// each push's page in the order the pushes would be made, so a #PF reports
+// (in CR2) the address of the push that would have faulted.
 
 import { SEG_SS } from "./layout";
 import { ATTR_DB, reg16, reg32, segAttr, segBase, setReg16, setReg32 } from "./state";
@@ -81,30 +83,57 @@ export function popV(): u32 {
   return pop(opSize32 ? 2 : 1);
 }
 
-/**
- * Checks that `bytes` bytes below the stack top can be written (segment
- * limit and pages), raising #SS(0) or #PF as the first failing push would.
- */
-export function probeStackWrite(bytes: u32): bool {
-  return probeWrite(SEG_SS, stackOffset(stackTop(), 0 - bytes), bytes, !stack32());
+/** Checks that `count` pushes of `size` bytes can be made below the stack top (#SS(0), #PF). */
+export function probePushes(count: u32, size: u32): bool {
+  const big = stack32();
+  const top = stackTop();
+  const bytes = count * size;
+  if (!probeSegment(SEG_SS, stackOffset(top, 0 - bytes), bytes, !big)) return false;
+  return probePushPages(segBase(SEG_SS), top, big, size, count, userAccess());
 }
 
-/** Checks that `bytes` bytes at seg:off can be written; `wrap16` wraps offsets at 64 KiB. */
-export function probeWrite(seg: i32, off: u32, bytes: u32, wrap16: bool): bool {
-  if (bytes == 0) return true;
-  if (wrap16 && off + bytes > 0x10000) {
-    const first = 0x10000 - off;
-    return probeWrite(seg, off, first, false) && probeWrite(seg, 0, bytes - first, false);
+/**
+ * Translates, for writing, the bytes of `count` pushes of `size` below
+ * `top` on a stack at linear `base`, in push order; false with #PF raised.
+ * `access` is ACCESS_USER or 0: the privilege of the pushes.
+ */
+export function probePushPages(base: u32, top: u32, big: bool, size: u32, count: u32, access: i32): bool {
+  let at = top;
+  for (let i: u32 = 0; i < count; i++) {
+    at = big ? at - size : (at - size) & 0xffff;
+    if (!probeLinear(base + at, size, access)) return false;
   }
-  if (!segCheck(seg, off, bytes - 1, true)) return false;
-  const linear = segBase(seg) + off;
-  const access = userAccess() | ACCESS_WRITE;
-  translate(linear, access);
+  return true;
+}
+
+/** Translates the pages of [linear, linear + bytes) for a write, lowest first; false with #PF raised. */
+export function probeLinear(linear: u32, bytes: u32, access: i32): bool {
+  translate(linear, access | ACCESS_WRITE);
   if (faulted()) return false;
   const last = linear + bytes - 1;
-  for (let page = (linear & ~(<u32>0xfff)) + 0x1000; page != ((last & ~(<u32>0xfff)) + 0x1000); page += 0x1000) {
-    translate(page, access);
+  for (let page = (linear & ~(<u32>0xfff)) + 0x1000; page != (last & ~(<u32>0xfff)) + 0x1000; page += 0x1000) {
+    translate(page, access | ACCESS_WRITE);
     if (faulted()) return false;
   }
   return true;
+}
+
+/** Checks that `bytes` bytes at seg:off can be written, segment and pages; `wrap16` wraps offsets at 64 KiB. */
+export function probeWrite(seg: i32, off: u32, bytes: u32, wrap16: bool): bool {
+  if (!probeSegment(seg, off, bytes, wrap16)) return false;
+  if (wrap16 && off + bytes > 0x10000) {
+    const first = 0x10000 - off;
+    return probeLinear(segBase(seg) + off, first, userAccess()) && probeLinear(segBase(seg), bytes - first, userAccess());
+  }
+  return probeLinear(segBase(seg) + off, bytes, userAccess());
+}
+
+/** The segment checks for writing `bytes` bytes at seg:off (#GP(0) or #SS(0)). */
+function probeSegment(seg: i32, off: u32, bytes: u32, wrap16: bool): bool {
+  if (bytes == 0) return true;
+  if (wrap16 && off + bytes > 0x10000) {
+    const first = 0x10000 - off;
+    return segCheck(seg, off, first - 1, true) && segCheck(seg, 0, bytes - first - 1, true);
+  }
+  return segCheck(seg, off, bytes - 1, true);
 }

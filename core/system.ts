@@ -17,21 +17,20 @@
 // 0x80000001 reports NX; leaf 0x80000008 a 32-bit physical address width.
 
 import {
-  CPU_SIGNATURE, MSR_EFER, MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, REG_CR2, REG_DR0, REG_DR6,
-  REG_DR7, REG_GDTR_BASE, REG_GDTR_LIMIT, REG_IDTR_BASE, REG_IDTR_LIMIT, REG_TSC, SEG_CS, SEG_LDTR, SEG_SS,
-  SEG_TR, SEG_ATTR_UNUSABLE,
+  CPU_SIGNATURE, MSR_EFER, MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, REG_CR2, REG_DR0, REG_GDTR_BASE,
+  REG_GDTR_LIMIT, REG_IDTR_BASE, REG_IDTR_LIMIT, REG_TSC, SEG_CS, SEG_LDTR, SEG_SS, SEG_TR, SEG_ATTR_UNUSABLE,
 } from "./layout";
 import {
-  CR0_AM, CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR0_WP, CR4_PAE, CR4_PGE,
-  CR4_PSE, CR4_TSD, FLAG_IF, FLAG_RF, FLAG_VM, cpl, cr0, cr3, cr4, eflags, reg32, segLimit, segSelector, setCpl,
-  setEflags, setEip, setReg32, setSegment,
+  CR0_AM, CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE,
+  CR4_TSD, FLAG_IF, FLAG_RF, FLAG_VM, cpl, cr0, cr3, cr4, eflags, reg32, segLimit, segSelector, setCpl, setEflags,
+  setEip, setReg32, setSegment,
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
 import { EFER_NXE, flushTlbPage, writeCr0, writeCr3, writeCr4, writeEfer } from "./mmu";
 import { writeLinear8 } from "./access";
 import {
   descAddr, descDpl, descHi, descLimit, descLo, descPresent, descType, loadCache, protectedMode, readDescriptor,
-  readSystem32, refreshAlignmentCheck, v86Mode,
+  refreshAlignmentCheck, v86Mode,
 } from "./segment";
 import { invalidateFetch } from "./decode";
 
@@ -392,9 +391,9 @@ function selectorInTable(sel: u32): bool {
   return (sel & 0xfff8) + 7 <= load<u32>(REG_GDTR_LIMIT);
 }
 
-/** LAR's result: the access rights of the descriptor probeSelector just read. */
+/** LAR's result: the descriptor's second dword masked by 00FFFF00H (the SDM's 00FxFF00H; the x, limit bits 19:16, read as the descriptor holds them). */
 export function accessRights(): u32 {
-  return descHi & 0x00f0ff00;
+  return descHi & 0x00ffff00;
 }
 
 /** LSL's result: the limit in bytes of that descriptor. */

@@ -25,13 +25,14 @@ import {
   CR0_PG, CR0_TS, FLAG_NT, FLAG_VM, cr0, eflags, reg16, reg32, segAttr, segSelector, setCpl, setEflags,
   setEip, setReg16, setReg32, setSegment,
 } from "./state";
-import { EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
-import { ACCESS_READ, ACCESS_WRITE, flushTlb, translate } from "./mmu";
+import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
+import { ACCESS_READ, ACCESS_WRITE, translate, writeCr3 } from "./mmu";
 import { writeLinear8, writeLinear16, writeLinear32 } from "./access";
 import {
   descAddr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, loadCache, loadNull,
   loadRealSegment, markAccessed, readDescriptor, readSystem16, readSystem32, refreshAlignmentCheck,
 } from "./segment";
+import * as D from "./decode";
 import { invalidateFetch } from "./decode";
 import { segBase } from "./state";
 
@@ -85,7 +86,8 @@ export function switchTask(sel: u32, lo: u32, hi: u32, source: i32, returnEip: u
   const newBase = descBase(lo, hi);
   const newLimit = descLimit(lo, hi);
   const new32 = (descType(hi) & 8) != 0;
-  if (newLimit < (new32 ? <u32>0x67 : <u32>0x2b)) {
+  const minLimit: u32 = new32 ? 0x67 : 0x2b;
+  if (newLimit < minLimit) {
     raise(EXC_TS, (sel & 0xfffc) | ext);
     return false;
   }
@@ -151,17 +153,20 @@ export function switchTask(sel: u32, lo: u32, hi: u32, source: i32, returnEip: u
   store<u32>(REG_CR0, cr0() | CR0_TS);
 
   // The new task's registers.
-  if (new32 && (cr0() & CR0_PG) != 0) {
-    store<u32>(REG_CR3, nCr3);
-    flushTlb();
-  }
   invalidateFetch();
+  D.keepRf = true;
   setEip(nEip);
   setEflags(nFlags);
   for (let i = 0; i < 8; i++) {
     const v = load<u32>(nRegs + (<usize>i << 2));
     if (new32) setReg32(i, v);
     else setReg16(i, v);
+  }
+  // CR3 (32-bit TSS, paging on) is loaded last among the registers: under
+  // PAE its PDPTEs are checked, and a bad one is a #GP(0) in the new task.
+  if (new32 && (cr0() & CR0_PG) != 0 && !writeCr3(nCr3)) {
+    raise(EXC_GP, 0);
+    return false;
   }
   const v86 = (eflags() & FLAG_VM) != 0;
   // Selectors are loaded first with nothing usable behind them; each is

@@ -7,6 +7,8 @@
 
 import { asmCommand } from "./asm/cli.js";
 import { disasmCommand } from "./asm/disasm-cli.js";
+import { runCommand } from "./run.js";
+import { vectorsCommand } from "./vectors.js";
 
 interface Verb {
   summary: string;
@@ -16,6 +18,8 @@ interface Verb {
 const VERBS: Record<string, Verb> = {
   asm: { summary: "assemble NASM-syntax source into a flat binary", run: asmCommand },
   disasm: { summary: "disassemble a flat binary into NASM syntax", run: disasmCommand },
+  run: { summary: "boot a guest image with its console on this terminal", run: runCommand },
+  vectors: { summary: "run hardware test vectors through the CPU core", run: vectorsCommand },
 };
 
 function usage(): string {

@@ -150,6 +150,11 @@ export class PitChannel {
     }
   }
 
+  /** The length of one period of OUT in modes 2 and 3 (ns), Infinity in the one-shot modes. */
+  periodNs(): number {
+    return this.mode === 2 || this.mode === 3 ? ticksToNs(this.count) : Infinity;
+  }
+
   /** Virtual time of OUT's next change after `now`, or undefined when OUT will not change by itself. */
   nextTransition(now: number): number | undefined {
     if (!this.running) return undefined;
@@ -314,24 +319,30 @@ export class Pit8254 implements PortDevice {
     private readonly clock: Clock,
     private readonly irq0: IrqLine = unconnectedIrq,
   ) {
-    this.irqTimer = clock.timer("pit-irq0", () => this.updateIrq0());
+    this.irqTimer = clock.timer("pit-irq0", (deadline) => this.updateIrq0(deadline));
     this.channels = [
-      new PitChannel(clock, true, () => this.updateIrq0()),
+      new PitChannel(clock, true, () => this.updateIrq0(clock.now())),
       new PitChannel(clock, true, () => {}),
       new PitChannel(clock, false, () => {}),
     ];
   }
 
-  /** Drives IRQ 0 from counter 0's OUT and arms the timer for its next change. */
-  private updateIrq0(): void {
-    const now = this.clock.now();
+  /**
+   * Drives IRQ 0 with counter 0's OUT as it was at virtual time `at` (a
+   * change's own time, even when the timer runs late) and arms the timer for
+   * the next change. Every change is replayed in order, so the one-tick low
+   * pulse of mode 2 still makes its rising edge when real time has moved
+   * past it; a host far behind replays only the last period, since the
+   * edge-triggered PIC keeps one request per line anyway.
+   */
+  private updateIrq0(at: number): void {
     const ch = this.channels[0]!;
-    const level = ch.out(now);
+    const level = ch.out(at);
     if (level !== this.irq0Level) {
       this.irq0Level = level;
       this.irq0(level);
     }
-    const next = ch.nextTransition(now);
+    const next = ch.nextTransition(Math.max(at, this.clock.now() - ch.periodNs()));
     if (next === undefined) this.irqTimer.cancel();
     else this.irqTimer.arm(next);
   }

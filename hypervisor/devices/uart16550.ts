@@ -4,10 +4,13 @@
 // turns base+0/1 from the data and interrupt-enable registers into the baud
 // divisor. A byte written to the transmit holding register (THR) goes
 // straight to the host: transmission takes no time, so THR and the
-// transmitter are always empty (LSR bits 5 and 6). Bytes from the host wait
-// in an unbounded host queue and move into the receive buffer (one byte, or
-// a 16-byte FIFO once FCR enables it) as the guest reads: the host side
-// never overruns, as if the terminal honoured flow control.
+// transmitter are always empty (LSR bits 5 and 6). The host side is a
+// terminal with RTS/CTS flow control: its bytes wait in an unbounded queue
+// and move into the receive buffer (one byte, or a 16-byte FIFO once FCR
+// enables it) only while the guest asserts RTS (MCR bit 1) and the buffer
+// has room. So the host never overruns the guest, and input typed (or
+// piped) before the guest has set the UART up is not lost to the FIFO reset
+// of its initialization.
 //
 // Interrupts, by priority, as IIR reports them: receiver line status (LSR
 // errors), received data (the FIFO reached its trigger level), character
@@ -37,7 +40,7 @@ const LCR = 3;
 const MCR = 4;
 const LSR = 5;
 const MSR = 6;
-const SCR = 7;
+// 7: SCR, the scratch register (the `default` of the switches below)
 
 const IER_RDA = 0x01; // received data available
 const IER_THRE = 0x02; // THR empty
@@ -110,7 +113,7 @@ export class Uart16550 implements PortDevice {
   constructor(
     readonly name: string,
     readonly base: number,
-    private readonly clock: Clock,
+    clock: Clock,
     /** Receives every byte the guest transmits (not in loopback). */
     private readonly output: (byte: number) => void,
     private readonly irq: IrqLine = unconnectedIrq,
@@ -124,25 +127,17 @@ export class Uart16550 implements PortDevice {
   /** Host input: bytes typed at the terminal (or injected by a test) for the guest to receive. */
   receive(bytes: Iterable<number>): void {
     for (const b of bytes) this.hostQueue.push(b & 0xff);
-    if (!(this.mcr & MCR_LOOP)) this.fillReceiver();
+    this.fillReceiver();
     this.update();
-  }
-
-  /** Host bytes not yet read by the guest (in the receive buffer or still queued). */
-  get inputPending(): number {
-    return this.rx.length + this.hostQueue.length;
-  }
-
-  /** True when the guest has enabled an interrupt that host input would raise. */
-  get receiveInterruptsEnabled(): boolean {
-    return (this.ier & IER_RDA) !== 0;
   }
 
   private get capacity(): number {
     return this.fifoEnabled ? FIFO_SIZE : 1;
   }
 
+  /** Moves host bytes into the receive buffer while the guest asserts RTS (and is not looping back). */
   private fillReceiver(): void {
+    if ((this.mcr & (MCR_RTS | MCR_LOOP)) !== MCR_RTS) return;
     let moved = false;
     while (this.rx.length < this.capacity && this.hostQueue.length > 0) {
       this.rx.push(this.hostQueue.shift()!);
@@ -194,7 +189,7 @@ export class Uart16550 implements PortDevice {
         // With nothing received RBR still holds the last byte, as the chip's latch would.
         if (this.rx.length > 0) this.rbr = this.rx.shift()!;
         value = this.rbr;
-        if (!(this.mcr & MCR_LOOP)) this.fillReceiver();
+        this.fillReceiver();
         this.restartTimeout();
         break;
       case IER:
@@ -282,7 +277,7 @@ export class Uart16550 implements PortDevice {
     if (enable !== this.fifoEnabled || value & FCR_CLEAR_RX) this.rx.length = 0;
     this.fifoEnabled = enable;
     this.triggerLevel = FCR_TRIGGER[value >> 6]!;
-    if (!(this.mcr & MCR_LOOP)) this.fillReceiver();
+    this.fillReceiver();
     this.restartTimeout();
   }
 
@@ -299,8 +294,8 @@ export class Uart16550 implements PortDevice {
         (value & MCR_OUT2 ? MSR_DCD : 0);
     } else {
       inputs = MSR_IDLE;
-      this.fillReceiver();
     }
+    this.fillReceiver();
     const changed = (old ^ inputs) & 0xf0;
     let deltas = old & 0x0f;
     if (changed & MSR_CTS) deltas |= MSR_DCTS;

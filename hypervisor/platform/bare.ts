@@ -31,7 +31,7 @@
 // triple-faults (2); resets itself through port 0x92 (6, "reboot"); or the
 // host's timeout passes (124).
 
-import { hostTime, type Clock } from "../clock.js";
+import { Clock, hostTime, type ClockMode } from "../clock.js";
 import { Cmos, CMOS_DATA_PORT, CMOS_INDEX_PORT, RTC_IRQ } from "../devices/cmos.js";
 import { DebugConsole, DEBUGCON_PORT } from "../devices/debugcon.js";
 import { DebugExit, debugExitStatus, DEBUG_EXIT_PORT, DEBUG_EXIT_PORTS } from "../devices/debug-exit.js";
@@ -41,9 +41,12 @@ import { Pit8254, PIT_PORT_BASE } from "../devices/pit8254.js";
 import { Port61, PORT61 } from "../devices/port61.js";
 import { Port92, PORT92 } from "../devices/port92.js";
 import { COM1_BASE, COM1_IRQ, Uart16550 } from "../devices/uart16550.js";
-import { EXIT_BUDGET, EXIT_EXCEPTION, EXIT_HLT, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN } from "../../core/layout.js";
+import { EXIT_BUDGET, EXIT_EXCEPTION, EXIT_HLT, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN, REG_TSC } from "../../core/layout.js";
 import { hex, type BootPlan, type PhysicalMemory, type ProtectedModeEntry } from "./boot.js";
+import { Cpu } from "./cpu.js";
+import { loadImage, type ImageFormat } from "./loaders.js";
 import { PortMap } from "./ports.js";
+import { haltingRom } from "./rom.js";
 
 /**
  * What the bare machine needs from the CPU: the core's run/exit protocol
@@ -77,6 +80,9 @@ export interface BareCpu extends PhysicalMemory {
   reset(): void;
   /** The state a loader leaves: flat protected mode at the entry point. */
   enterProtectedMode(entry: ProtectedModeEntry): void;
+  /** The time-stamp counter; the core advances it by one per instruction, the machine by the time that passes otherwise. */
+  tsc(): bigint;
+  setTsc(value: bigint): void;
 }
 
 export interface MachineEnd {
@@ -125,6 +131,9 @@ export class BareMachine {
   private intrVector = 0;
   private readonly trace: ((line: string) => void) | undefined;
   private wakeIdle: (() => void) | undefined;
+  /** Clock time and instruction count when the TSC was last brought up to the clock. */
+  private tscClock = 0;
+  private tscInstructions = 0;
 
   constructor(options: BareMachineOptions) {
     const { cpu, clock } = options;
@@ -146,8 +155,14 @@ export class BareMachine {
     ports.register(COM1_BASE, COM1_BASE + 7, this.uart);
   }
 
-  /** Starts the CPU the way a loader's plan says, with `rom` mapped (a ROM plan brings its own). */
-  boot(plan: BootPlan, rom: Uint8Array): void {
+  /**
+   * Loads an image with the loader its format needs and starts the CPU the
+   * way the loader's plan says. A kernel gets the halting ROM; a ROM image is
+   * the ROM. Throws LoadError for a bad image.
+   */
+  load(image: Uint8Array, options: { format?: ImageFormat; cmdline?: string } = {}): BootPlan {
+    const rom = haltingRom();
+    const plan = loadImage(image, this.cpu, { ...options, romBytes: rom.length });
     if (plan.kind === "rom") {
       this.cpu.loadRom(plan.rom);
       this.cpu.reset();
@@ -155,6 +170,8 @@ export class BareMachine {
       this.cpu.loadRom(rom);
       this.cpu.enterProtectedMode(plan.entry);
     }
+    this.trace?.(`${this.cpu.instructions()} boot ${plan.summary}`);
+    return plan;
   }
 
   /** The run's outcome once it has ended. */
@@ -230,6 +247,7 @@ export class BareMachine {
     this.syncInterrupt();
     if (this.cpu.halted() && !this.intrAsserted) return this.halted();
     const reason = this.cpu.run(this.budget());
+    this.syncTsc();
     this.syncInterrupt();
     if (reason !== EXIT_BUDGET) this.exits++;
     switch (reason) {
@@ -274,8 +292,8 @@ export class BareMachine {
       this.stop({ status: 4, reason: "halted", message: "the guest halted with interrupts off" });
       return "ran";
     }
-    const next = Math.min(this.clock.nextDeadline(), this.timeoutNs);
-    if (next === Infinity && !this.inputOpen) {
+    const wakeup = this.clock.nextDeadline();
+    if (wakeup === Infinity && !this.inputOpen) {
       this.stop({
         status: 4,
         reason: "halted",
@@ -283,12 +301,30 @@ export class BareMachine {
       });
       return "ran";
     }
+    const next = Math.min(wakeup, this.timeoutNs);
     if (this.clock.mode === "deterministic" && next !== Infinity) {
       // DESIGN.md: HLT advances virtual time to the next timer.
       this.clock.skipTo(next);
+      this.syncTsc();
       return "ran";
     }
     return "idle";
+  }
+
+  /**
+   * Keeps the TSC on the clock. The core counts one per instruction; time
+   * that passes otherwise (a halted CPU skipping to its timer, or in real
+   * time the host being slower than one instruction per ns) is added here,
+   * so RDTSC agrees with the PIT and the CMOS clock. A guest's WRMSR to the
+   * TSC sets an offset that this keeps.
+   */
+  private syncTsc(): void {
+    const now = this.clock.now();
+    const instructions = this.cpu.instructions();
+    const unaccounted = now - this.tscClock - (instructions - this.tscInstructions);
+    if (unaccounted > 0) this.cpu.setTsc(this.cpu.tsc() + BigInt(unaccounted));
+    this.tscClock = now;
+    this.tscInstructions = instructions;
   }
 
   /** Waits, off the CPU, until the next timer (real time) or host input or the end. */
@@ -317,9 +353,40 @@ export class BareMachine {
       let idle = false;
       while (!this.ended && !idle && hostTime.monotonicNs() < until) idle = this.step() === "idle";
       if (this.ended) break;
-      if (idle) await this.idle();
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+      if (idle) {
+        await this.idle();
+        this.syncTsc();
+      } else {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
     return this.ended!;
   }
+}
+
+export interface CreateBareMachineOptions extends Omit<BareMachineOptions, "cpu" | "clock"> {
+  /** RAM in bytes (default 128 MiB). */
+  ramBytes?: number;
+  /** The clock (default real time, the interactive mode). */
+  clock?: ClockMode;
+  /** build/core.wasm's bytes, when the caller has them (a browser, a test that makes many machines). */
+  wasm?: Uint8Array;
+}
+
+/** A bare machine with a fresh CPU from build/core.wasm and a clock driven by its instruction count. */
+export async function createBareMachine(options: CreateBareMachineOptions = {}): Promise<BareMachine> {
+  const ramBytes = options.ramBytes ?? 128 * 1024 * 1024;
+  const cpu = options.wasm ? Cpu.create(options.wasm, ramBytes) : await Cpu.load(ramBytes);
+  const clock = new Clock({ mode: options.clock ?? "realtime", instructions: () => cpu.instructions() });
+  return new BareMachine({ ...options, cpu: withTscSetter(cpu), clock });
+}
+
+/** The Cpu with the TSC setter the machine needs, written through the layout. */
+function withTscSetter(cpu: Cpu): BareCpu {
+  return Object.assign(cpu, {
+    setTsc(value: bigint): void {
+      cpu.setWord(REG_TSC, Number(value & 0xffffffffn));
+      cpu.setWord(REG_TSC + 4, Number((value >> 32n) & 0xffffffffn));
+    },
+  });
 }

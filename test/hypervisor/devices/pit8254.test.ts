@@ -2,6 +2,7 @@
 // on a deterministic clock (Intel 8254 data sheet: modes, latch, read-back, status).
 
 import { describe, expect, it } from "vitest";
+import { Clock } from "../../../hypervisor/clock.js";
 import { PIT_HZ, Pit8254, ticksToNs } from "../../../hypervisor/devices/pit8254.js";
 import { Port61 } from "../../../hypervisor/devices/port61.js";
 import { PortMap } from "../../../hypervisor/platform/ports.js";
@@ -191,6 +192,23 @@ describe("8254 PIT", () => {
     out(0x43, 0x34); // no count yet: the counter waits
     advance(ticksToNs(1000));
     expect(edges.length).toBe(2);
+  });
+
+  it("still raises IRQ 0 when its timer runs late, past mode 2's one-tick low pulse (real time)", () => {
+    let now = 0;
+    const clock = new Clock({ mode: "deterministic", instructions: () => now });
+    const levels: boolean[] = [];
+    const pit = new Pit8254(clock, (level) => levels.push(level));
+    pit.write(0x43, 1, 0x34);
+    pit.write(0x40, 1, 100);
+    pit.write(0x40, 1, 0);
+    now = ticksToNs(100) + 5_000; // the host looks again only after the pulse is over
+    clock.fireDue();
+    expect(levels).toEqual([false, true]);
+    now += 1e9; // a second late: only the last period is replayed
+    clock.fireDue();
+    expect(levels.length).toBeLessThanOrEqual(6);
+    expect(levels.at(-1)).toBe(true);
   });
 
   it("runs at the PC's crystal frequency divided by 12", () => {

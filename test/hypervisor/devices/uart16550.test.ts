@@ -12,7 +12,14 @@ const [THR, IER, IIR, LCR, MCR, LSR, MSR, SCR] = [0, 1, 2, 3, 4, 5, 6, 7].map((r
 ];
 const FCR = IIR;
 
+/** COM1 as a driver leaves it after setting it up: RTS asserted, so the host may send. */
 function com1() {
+  const c = rawCom1();
+  c.out(MCR, 0x0b); // DTR, RTS, OUT2
+  return c;
+}
+
+function rawCom1() {
   const { clock, advance } = testClock();
   const sent: number[] = [];
   let irq = false;
@@ -116,6 +123,16 @@ describe("16550 UART", () => {
     while (inb(LSR) & 1) got.push(inb(THR));
     expect(got).toEqual(text);
     expect(inb(LSR) & 0x02).toBe(0);
+  });
+
+  it("holds host input until the guest asserts RTS, so a FIFO reset during setup loses none of it", () => {
+    const { uart, out, inb } = rawCom1();
+    uart.receive([0x61, 0x62]);
+    expect(inb(LSR) & 1).toBe(0);
+    out(FCR, 0x07); // FIFOs on and cleared, as an init sequence does
+    out(MCR, 0x0b);
+    expect(inb(THR)).toBe(0x61);
+    expect(inb(THR)).toBe(0x62);
   });
 
   it("empties the receive FIFO on FCR's clear bit", () => {

@@ -113,6 +113,9 @@ class ScriptedCpu implements BareCpu {
   enterProtectedMode = (_entry: ProtectedModeEntry) => {};
   write = () => {};
   fill = () => {};
+  tscValue = 0n;
+  tsc = () => this.tscValue + BigInt(this.count);
+  setTsc = (v: bigint) => void (this.tscValue = v - BigInt(this.count));
 }
 
 function machine(script: Op[]) {
@@ -189,15 +192,17 @@ describe("bare machine run loop", () => {
     const loaded = initPic.length + 2;
     expect(clock.now()).toBe(loaded + ticksToNs(11932)); // 10 ms of virtual time for a handful of instructions
     expect(cpu.count).toBeLessThan(100);
+    expect(cpu.tsc()).toBe(BigInt(clock.now())); // the TSC skipped with the clock
   });
 
-  it("ends with status 4 when a halted guest waits for an interrupt nothing can raise", async () => {
+  it("ends with status 4 when a halted guest waits for an interrupt nothing can raise, timeout or not", async () => {
     const { m } = machine([...initPic, { sti: true }, { hlt: true }]);
+    m.timeoutNs = 1e9;
     expect(await m.run()).toMatchObject({ status: 4, message: expect.stringMatching(/no timer armed and no more input/) });
   });
 
   it("wakes a halted guest with host input on COM1 when it enabled the receive interrupt", async () => {
-    const { m, cpu } = machine([...initPic, out(0x3f9, 0x01), { sti: true }, { hlt: true }, { in: 0x3f8 }, out(0xf4, 0)]);
+    const { m, cpu } = machine([...initPic, out(0x3fc, 0x0b), out(0x3f9, 0x01), { sti: true }, { hlt: true }, { in: 0x3f8 }, out(0xf4, 0)]);
     m.inputOpen = true;
     const done = m.run();
     await new Promise((resolve) => setTimeout(resolve, 20));

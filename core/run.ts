@@ -1,0 +1,236 @@
+// core/run.ts — the run loop: instructions, events, exits.
+//
+// `run(budget)` executes instructions until the budget is spent or an exit
+// happens, and returns the exit reason (core/layout.ts EXIT_*); the exit-info
+// block says the rest. At each instruction boundary it first takes an
+// external interrupt (the host's INTR line) when IF is set and no STI or
+// MOV SS shadow blocks it (SDM Vol. 3A 6.8.3), which also ends a HLT. Then
+// one instruction runs (core/exec.ts). If it retires, EIP moves on,
+// INSN_COUNT and the TSC advance by one (deterministic time: one virtual
+// nanosecond per instruction, DESIGN.md), and traps follow: single-step
+// (EFLAGS.TF at the start of the instruction, Vol. 3A 18.3.1.4) and the
+// debug trap of a task switch into a TSS with T set. If it faults, nothing
+// architectural changed and the exception is delivered from the faulting
+// instruction; a second fault while delivering the first is combined by
+// Vol. 3A Table 6-5: contributory after contributory, or contributory or
+// #PF after #PF, becomes #DF; anything after #DF shuts the processor down
+// (a triple fault, EXIT_SHUTDOWN); otherwise the second is delivered
+// instead. An exception whose bit is set in EXCEPTION_EXIT_BITMAP leaves
+// run() with EXIT_EXCEPTION instead of going through the IDT, the state as
+// the handler would have seen it (EIP at a fault, after a trap).
+//
+// The budget counts retired instructions and delivered events, so a guest
+// whose handlers fault forever still returns to the host.
+
+import {
+  EXCEPTION_EXIT_BITMAP, EXEC_MODE, EXEC_NATIVE, EXIT_ADDRESS, EXIT_BUDGET, EXIT_ERROR_CODE, EXIT_EXCEPTION,
+  EXIT_HLT, EXIT_INSN_LENGTH, EXIT_REASON, EXIT_SHUTDOWN, EXIT_VECTOR, HALTED, INSN_COUNT, INTERRUPT_SHADOW,
+  INTR_PENDING, INTR_VECTOR, REG_DR6, REG_TSC, RUN_BUDGET,
+} from "./layout";
+import { FLAG_IF, FLAG_RF, FLAG_TF, eflags, eip, setEflags, setEip, writeCr2 } from "./state";
+import {
+  EXC_DB, EXC_DE, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, FAULT_EXIT, clearFault, faultAddress,
+  faultErrorCode, faultHasCode, faultVector, faulted,
+} from "./fault";
+import * as D from "./decode";
+import { beginInstruction, invalidateFetch } from "./decode";
+import { execute } from "./exec";
+import { EVENT_EXCEPTION, EVENT_EXTERNAL, EVENT_ICEBP, EVENT_SOFT_EXCEPTION, deliverEvent } from "./interrupt";
+import { exitKind, ioLogBusy, ioLogClear, ioLogRewind, ioLogTakeInput } from "./iolog";
+import { refreshAlignmentCheck } from "./segment";
+import * as T from "./task";
+
+/** takeEvent's outcomes. */
+export const EVENT_DELIVERED: i32 = 0;
+export const EVENT_EXITED: i32 = 1;
+
+/** An exit an instruction asked for (EXIT_EXCEPTION from a software exception), or -1. */
+let exitRequest: i32 = -1;
+
+/**
+ * Routes an event to its handler. A processor or software exception whose
+ * bit is set in EXCEPTION_EXIT_BITMAP exits to the host; anything else is
+ * delivered through the IVT or IDT. On a delivery fault, the fault is raised
+ * and nothing changed.
+ */
+export function takeEvent(vector: u32, kind: i32, errorCode: u32, hasCode: bool, returnEip: u32): i32 {
+  const exception = kind == EVENT_EXCEPTION || kind == EVENT_SOFT_EXCEPTION || kind == EVENT_ICEBP;
+  if (exception && vector < 32 && ((load<u32>(EXCEPTION_EXIT_BITMAP) >> vector) & 1) != 0) {
+    store<u32>(EXIT_VECTOR, vector);
+    store<u32>(EXIT_ERROR_CODE, hasCode ? errorCode : 0xffffffff);
+    store<u32>(EXIT_ADDRESS, vector == <u32>EXC_PF ? faultAddress : 0);
+    store<u32>(EXIT_INSN_LENGTH, D.insnLen);
+    exitRequest = EXIT_EXCEPTION;
+    return EVENT_EXITED;
+  }
+  switch (load<u32>(EXEC_MODE)) {
+    case EXEC_NATIVE:
+    default:
+      // The event goes to the guest's own IDT. (EXEC_PV and EXEC_HVM run
+      // the same way until their issues decide here which events of theirs
+      // leave for the host instead.)
+      if (vector == <u32>EXC_PF && kind == EVENT_EXCEPTION) writeCr2(faultAddress);
+      deliverEvent(vector, kind, errorCode, hasCode, returnEip);
+  }
+  return EVENT_DELIVERED;
+}
+
+/** Table 6-5's classes: #DE #TS #NP #SS #GP are contributory. */
+// @ts-ignore: decorator
+@inline function contributory(v: i32): bool {
+  return v == EXC_DE || v == EXC_TS || v == EXC_NP || v == EXC_SS || v == EXC_GP;
+}
+
+/**
+ * Delivers the pending fault (and whatever its delivery raises, by Table
+ * 6-5). Returns an exit reason when run() must return, or -1.
+ */
+function deliverFault(): i32 {
+  let vector = faultVector;
+  let code = faultErrorCode;
+  let hasCode = faultHasCode;
+  clearFault();
+  while (true) {
+    const outcome = takeEvent(<u32>vector, EVENT_EXCEPTION, code, hasCode, eip());
+    if (outcome == EVENT_EXITED) {
+      exitRequest = -1;
+      return EXIT_EXCEPTION;
+    }
+    if (!faulted()) return -1;
+    const second = faultVector;
+    // A device access while pushing an exception frame cannot be completed
+    // as an exit (the instruction never started again): a bus error the
+    // processor cannot recover from.
+    if (vector == EXC_DF || second == FAULT_EXIT) {
+      clearFault();
+      return EXIT_SHUTDOWN;
+    }
+    if ((contributory(vector) && contributory(second)) || (vector == EXC_PF && (contributory(second) || second == EXC_PF))) {
+      clearFault();
+      vector = EXC_DF;
+      code = 0;
+      hasCode = true;
+      continue;
+    }
+    vector = second;
+    code = faultErrorCode;
+    hasCode = faultHasCode;
+    clearFault();
+  }
+  return -1;
+}
+
+/** A trap after an instruction retired (#DB), delivered with EIP already past it. */
+function deliverTrap(vector: i32): i32 {
+  const outcome = takeEvent(<u32>vector, EVENT_EXCEPTION, 0, false, eip());
+  if (outcome == EVENT_EXITED) {
+    exitRequest = -1;
+    return EXIT_EXCEPTION;
+  }
+  if (faulted()) return deliverFault();
+  return -1;
+}
+
+/**
+ * Runs until `budget` instructions (and events) are done or something
+ * exits; returns the exit reason, which is also left in EXIT_REASON.
+ */
+export function run(budget: u32): u32 {
+  invalidateFetch();
+  refreshAlignmentCheck();
+  ioLogTakeInput();
+  clearFault();
+  exitRequest = -1;
+  let left = budget;
+  let reason: i32 = EXIT_BUDGET;
+  for (;;) {
+    if (left == 0) {
+      reason = EXIT_BUDGET;
+      break;
+    }
+    if (load<u32>(INTR_PENDING) != 0 && (eflags() & FLAG_IF) != 0 && load<u32>(INTERRUPT_SHADOW) == 0 && !ioLogBusy()) {
+      // Acknowledge the interrupt: the host's line drops as the vector is taken.
+      const vector = load<u32>(INTR_VECTOR) & 0xff;
+      store<u32>(INTR_PENDING, 0);
+      store<u32>(HALTED, 0);
+      left--;
+      takeEvent(vector, EVENT_EXTERNAL, 0, false, eip());
+      if (faulted()) {
+        const r = deliverFault();
+        if (r >= 0) {
+          reason = r;
+          break;
+        }
+      }
+      continue;
+    }
+    if (load<u32>(HALTED) != 0) {
+      reason = EXIT_HLT;
+      break;
+    }
+
+    const flagsBefore = eflags();
+    const shadow = load<u32>(INTERRUPT_SHADOW);
+    beginInstruction();
+    ioLogRewind();
+    execute();
+    if (faulted()) {
+      if (faultVector == FAULT_EXIT) {
+        clearFault();
+        store<u32>(EXIT_INSN_LENGTH, D.insnLen);
+        reason = <i32>exitKind;
+        break;
+      }
+      ioLogClear();
+      store<u32>(INTERRUPT_SHADOW, 0);
+      left--;
+      const r = deliverFault();
+      if (r >= 0) {
+        reason = r;
+        break;
+      }
+      continue;
+    }
+
+    // Retire.
+    ioLogClear();
+    setEip(D.eipSet ? D.nextEip : D.insnEip + D.insnLen);
+    store<u64>(INSN_COUNT, load<u64>(INSN_COUNT) + 1);
+    store<u64>(REG_TSC, load<u64>(REG_TSC) + 1);
+    left--;
+    store<u32>(INTERRUPT_SHADOW, D.shadowNext);
+    if (((flagsBefore | eflags()) & (FLAG_TF | FLAG_RF)) != 0 || T.debugTrapOnSwitch) {
+      if ((eflags() & FLAG_RF) != 0 && !D.keepRf) setEflags(eflags() & ~FLAG_RF);
+      let trap = false;
+      if ((flagsBefore & FLAG_TF) != 0 && !D.eventTaken && shadow != D.SHADOW_MOV_SS) {
+        store<u32>(REG_DR6, load<u32>(REG_DR6) | (1 << 14));
+        trap = true;
+      }
+      if (T.debugTrapOnSwitch) {
+        T.debugTrapOnSwitch = false;
+        trap = true;
+      }
+      if (trap) {
+        const r = deliverTrap(EXC_DB);
+        if (r >= 0) {
+          reason = r;
+          break;
+        }
+      }
+    }
+    if (D.haltNext) {
+      store<u32>(HALTED, 1);
+      reason = EXIT_HLT;
+      break;
+    }
+    if (exitRequest >= 0) {
+      reason = exitRequest;
+      exitRequest = -1;
+      break;
+    }
+  }
+  store<u32>(RUN_BUDGET, left);
+  store<u32>(EXIT_REASON, <u32>reason);
+  return <u32>reason;
+}
+

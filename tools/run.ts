@@ -1,0 +1,370 @@
+// tools/run.ts — `xenoscope run`: boot one image with its console on the terminal.
+//
+// DESIGN.md, "Command-line conventions": `run` is the one-process shortcut,
+// a machine in this process with the guest's console attached: stdout shows
+// what the guest writes, stdin goes to the guest (raw mode only when stdin
+// is a TTY; Ctrl-] detaches, as in `xl console`), and the exit status says
+// how the guest ended. Today the machine is the bare one
+// (hypervisor/platform/bare.ts); `--machine xen` arrives with the hypervisor.
+//
+// The console is COM1 plus port 0xE9. Many guests write every byte to both
+// (hello, bench.asm), so text on one port that repeats what the other has
+// just printed is printed once: `ConsoleMerge` below.
+
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import type { ClockMode } from "../hypervisor/clock.js";
+import { createBareMachine, type BareMachine } from "../hypervisor/platform/bare.js";
+import { LoadError } from "../hypervisor/platform/boot.js";
+import { IMAGE_FORMATS, type ImageFormat } from "../hypervisor/platform/loaders.js";
+
+export const RUN_HELP = `usage: xenoscope run [options] IMAGE
+
+Boots IMAGE on an emulated machine with its console on this terminal:
+what the guest writes to COM1 or to port 0xE9 appears on stdout (a byte
+that repeats what the other port has just printed appears once), and
+what you type goes to COM1. In a terminal, Ctrl-] detaches and ends the run.
+
+IMAGE is a multiboot v1 kernel (a.out kludge or ELF), an ELF32 executable
+(loaded at its physical addresses and entered like a multiboot kernel), or
+a raw ROM image of at most 1 MiB started at the reset vector.
+
+  --machine bare      the machine (bare, the default: one CPU and PC devices;
+                      xen is not available yet)
+  --mem MiB           RAM size (default 128)
+  --clock MODE        realtime (default): time follows the host;
+                      deterministic: one instruction is one ns of virtual
+                      time, so a run repeats exactly (stdin, when not a
+                      terminal, is read to its end first and given to COM1
+                      at the start)
+  --format FORMAT     multiboot, elf or rom instead of detecting it
+  --timeout S         end the run after S seconds on the run's clock
+  --trace FILE        write each exit, interrupt and halt to FILE, one a line,
+                      prefixed with the instruction count
+  --stats             print instructions executed and MIPS to stderr
+  --port-log PORT     print every byte written to PORT on stderr, in hex,
+                      one line each (repeatable; PORT in decimal or 0x hex)
+  --help              this text
+
+Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port
+0xF4); 4 when it halts for good; 2 when it triple-faults; 6 when it resets
+the machine; 124 on --timeout; 0 when you detach; 64 for bad arguments or
+an image that cannot be read or loaded.`;
+
+/** RAM sizes the core can hold: whole MiB, from the 1 MiB a PC needs for its low memory to just under the 1 GiB of wasm memory the core may use. */
+export const MIN_MEM_MIB = 1;
+export const MAX_MEM_MIB = 1000;
+
+export interface RunArgs {
+  image: string;
+  machine: "bare";
+  memMiB: number;
+  clock: ClockMode;
+  format?: ImageFormat;
+  timeoutSeconds?: number;
+  trace?: string;
+  stats: boolean;
+  portLog: number[];
+}
+
+/** Parses `xenoscope run` arguments; returns a one-line reason when they are bad. */
+export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error: string } {
+  const args: RunArgs = { image: "", machine: "bare", memMiB: 128, clock: "realtime", stats: false, portLog: [] };
+  const images: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const value = (): string | undefined => (eq > 0 ? a.slice(eq + 1) : argv[++i]);
+    switch (flag) {
+      case "--help":
+      case "-h":
+        return { help: true };
+      case "--machine": {
+        const v = value();
+        if (v === "xen") return { error: "--machine xen is not available yet: the hypervisor comes in a later issue (use --machine bare)" };
+        if (v !== "bare") return { error: `--machine: unknown machine \`${v ?? ""}' (bare is the one available)` };
+        break;
+      }
+      case "--mem": {
+        const v = value();
+        const n = Number(v);
+        if (!v || !Number.isInteger(n) || n < MIN_MEM_MIB || n > MAX_MEM_MIB) {
+          return { error: `--mem needs a whole number of MiB from ${MIN_MEM_MIB} to ${MAX_MEM_MIB} (got \`${v ?? ""}')` };
+        }
+        args.memMiB = n;
+        break;
+      }
+      case "--clock": {
+        const v = value();
+        if (v !== "realtime" && v !== "deterministic") return { error: `--clock must be realtime or deterministic (got \`${v ?? ""}')` };
+        args.clock = v;
+        break;
+      }
+      case "--format": {
+        const v = value();
+        if (!IMAGE_FORMATS.includes(v as ImageFormat)) return { error: `--format must be one of ${IMAGE_FORMATS.join(", ")} (got \`${v ?? ""}')` };
+        args.format = v as ImageFormat;
+        break;
+      }
+      case "--timeout": {
+        const v = value();
+        const s = Number(v);
+        if (!v || !Number.isFinite(s) || s <= 0) return { error: `--timeout needs a positive number of seconds (got \`${v ?? ""}')` };
+        args.timeoutSeconds = s;
+        break;
+      }
+      case "--trace": {
+        const v = value();
+        if (!v) return { error: "--trace needs a file name" };
+        args.trace = v;
+        break;
+      }
+      case "--stats":
+        args.stats = true;
+        break;
+      case "--port-log": {
+        const v = value();
+        const port = v !== undefined && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : NaN;
+        if (!(port >= 0 && port <= 0xffff)) return { error: `--port-log needs a port from 0 to 0xffff (got \`${v ?? ""}')` };
+        args.portLog.push(port);
+        break;
+      }
+      default:
+        if (a.startsWith("-") && a !== "-") return { error: `unknown option \`${a}'` };
+        images.push(a);
+    }
+  }
+  if (images.length !== 1) return { error: images.length ? "more than one image" : "no image to run" };
+  args.image = images[0]!;
+  return args;
+}
+
+/**
+ * The console as the terminal shows it: COM1 and port 0xE9 in one stream.
+ * Each port remembers the bytes it has shown that the other port has not
+ * repeated yet (up to WINDOW). A byte that repeats the oldest of the other
+ * port's backlog is held back as a probable mirror; once the backlog is
+ * used up the held bytes were mirrors and are dropped. A byte that does not
+ * match means the ports carry different text after all: the held bytes are
+ * shown, then the byte, and the other port's backlog is forgotten.
+ */
+export class ConsoleMerge {
+  static readonly WINDOW = 256;
+  private readonly backlog: [number[], number[]] = [[], []];
+  private readonly held: [number[], number[]] = [[], []];
+
+  constructor(private readonly emit: (byte: number) => void) {}
+
+  serial(byte: number): void {
+    this.take(byte, 0);
+  }
+
+  debugConsole(byte: number): void {
+    this.take(byte, 1);
+  }
+
+  private take(byte: number, port: 0 | 1): void {
+    const other = this.backlog[1 - port]!;
+    const held = this.held[port]!;
+    if (other.length > 0 && other[0] === byte) {
+      other.shift();
+      if (other.length === 0) held.length = 0;
+      else held.push(byte);
+      return;
+    }
+    other.length = 0;
+    for (const b of held) this.show(b, port);
+    held.length = 0;
+    this.show(byte, port);
+  }
+
+  private show(byte: number, port: 0 | 1): void {
+    const mine = this.backlog[port]!;
+    mine.push(byte);
+    if (mine.length > ConsoleMerge.WINDOW) mine.shift();
+    this.emit(byte);
+  }
+}
+
+/** Ctrl-] on a terminal in raw mode: detach, as `xl console` does. */
+const DETACH = 0x1d;
+const MiB = 1024 * 1024;
+
+/** Guest output for stdout, written in chunks when the run loop lets the event loop in. */
+class OutputBuffer {
+  private bytes: number[] = [];
+  private scheduled = false;
+
+  constructor(private readonly fd: number) {}
+
+  push(byte: number): void {
+    this.bytes.push(byte);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.bytes.length === 0) return;
+    writeAll(this.fd, Buffer.from(this.bytes));
+    this.bytes = [];
+  }
+}
+
+/** The `--trace` file: lines collected and written in large pieces. */
+class TraceFile {
+  private lines: string[] = [];
+  private size = 0;
+
+  constructor(private readonly fd: number) {}
+
+  line(text: string): void {
+    this.lines.push(text);
+    this.size += text.length + 1;
+    if (this.size > 1 << 16) this.flush();
+  }
+
+  flush(): void {
+    if (this.lines.length === 0) return;
+    writeAll(this.fd, Buffer.from(`${this.lines.join("\n")}\n`));
+    this.lines = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let done = 0; done < data.length; ) {
+    try {
+      done += writeSync(fd, data, done);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Nobody reads any more (`| head`): the guest runs on, its output goes nowhere.
+      if (code === "EPIPE") return;
+      // A non-blocking terminal or pipe that is momentarily full: try again.
+      if (code !== "EAGAIN") throw e;
+    }
+  }
+}
+
+/**
+ * Connects stdin to COM1. A terminal goes into raw mode (keys reach the guest
+ * as typed, Ctrl-C included) and Ctrl-] detaches. In deterministic mode a
+ * stdin that is not a terminal is read to its end first and queued at
+ * virtual time 0, so the run does not depend on when the bytes arrive.
+ * Returns the function that disconnects it again.
+ */
+async function attachInput(machine: BareMachine, deterministic: boolean): Promise<() => void> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY && deterministic) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(chunk as Buffer);
+    machine.uart.receive(Buffer.concat(chunks));
+    return () => {};
+  }
+  if (stdin.isTTY) stdin.setRawMode(true);
+  machine.inputOpen = true;
+  const onData = (chunk: Buffer) => {
+    const detach = stdin.isTTY ? chunk.indexOf(DETACH) : -1;
+    machine.uart.receive(detach < 0 ? chunk : chunk.subarray(0, detach));
+    if (detach >= 0) machine.stop({ status: 0, reason: "detached", message: "detached (Ctrl-]); the guest is stopped" });
+    machine.wake();
+  };
+  const onEnd = () => {
+    machine.inputOpen = false;
+    machine.wake();
+  };
+  stdin.on("data", onData);
+  stdin.on("end", onEnd);
+  return () => {
+    stdin.off("data", onData);
+    stdin.off("end", onEnd);
+    if (stdin.isTTY) stdin.setRawMode(false);
+    stdin.pause();
+  };
+}
+
+/** `xenoscope run`: returns the exit status DESIGN.md's command-line conventions define. */
+export async function runCommand(argv: string[]): Promise<number> {
+  const args = parseRunArgs(argv);
+  if ("help" in args) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  if ("error" in args) {
+    console.error(`xenoscope run: ${args.error}`);
+    return 64;
+  }
+  let image: Uint8Array;
+  try {
+    image = readFileSync(args.image);
+  } catch (e) {
+    console.error(`xenoscope run: cannot read ${args.image}: ${(e as Error).message}`);
+    return 64;
+  }
+  let trace: TraceFile | undefined;
+  if (args.trace !== undefined) {
+    try {
+      trace = new TraceFile(openSync(args.trace, "w"));
+    } catch (e) {
+      console.error(`xenoscope run: cannot write the trace ${args.trace}: ${(e as Error).message}`);
+      return 64;
+    }
+  }
+
+  const stdout = new OutputBuffer(process.stdout.fd);
+  const merge = new ConsoleMerge((b) => stdout.push(b));
+  let machine: BareMachine;
+  try {
+    machine = await createBareMachine({
+      ramBytes: args.memMiB * MiB,
+      clock: args.clock,
+      onSerial: (b) => merge.serial(b),
+      onDebugConsole: (b) => merge.debugConsole(b),
+      trace: trace && ((line) => trace.line(line)),
+    });
+  } catch (e) {
+    trace?.close();
+    console.error(`xenoscope run: --mem ${args.memMiB}: ${(e as Error).message}`);
+    return 64;
+  }
+  machine.ports.logSink = (line) => process.stderr.write(`${line}\n`);
+  for (const port of args.portLog) machine.ports.logWrites(port);
+  try {
+    machine.load(image, { format: args.format, cmdline: args.image });
+  } catch (e) {
+    if (!(e instanceof LoadError)) throw e;
+    trace?.close();
+    console.error(`xenoscope run: ${args.image}: ${e.message}`);
+    return 64;
+  }
+  if (args.timeoutSeconds !== undefined) machine.timeoutNs = machine.clock.now() + args.timeoutSeconds * 1e9;
+
+  const detachInput = await attachInput(machine, args.clock === "deterministic");
+  const started = performance.now();
+  let end;
+  try {
+    end = await machine.run();
+  } finally {
+    detachInput();
+    stdout.flush();
+    trace?.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (end.message) console.error(`xenoscope: ${end.message} (status ${end.status})`);
+  if (args.stats) {
+    const instructions = machine.cpu.instructions();
+    const mips = seconds > 0 ? instructions / seconds / 1e6 : 0;
+    console.error(
+      `xenoscope: ${instructions} instructions in ${seconds.toFixed(3)} s: ${mips.toFixed(1)} MIPS ` +
+        `(${machine.exits} exits, ${machine.interrupts} interrupts)`,
+    );
+  }
+  return end.status;
+}
