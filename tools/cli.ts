@@ -6,6 +6,7 @@
 // that checked something exits 1 when the check failed (`asm` with errors).
 
 import { asmCommand } from "./asm/cli.js";
+import { benchCommand } from "./bench.js";
 import { disasmCommand } from "./asm/disasm-cli.js";
 import { runCommand } from "./run.js";
 import { vectorsCommand } from "./vectors.js";
@@ -19,6 +20,7 @@ const VERBS: Record<string, Verb> = {
   asm: { summary: "assemble NASM-syntax source into a flat binary", run: asmCommand },
   disasm: { summary: "disassemble a flat binary into NASM syntax", run: disasmCommand },
   run: { summary: "boot a guest image with its console on this terminal", run: runCommand },
+  bench: { summary: "measure the CPU's speed on the benchmark kernel (--vs v86 to compare)", run: benchCommand },
   vectors: { summary: "run hardware test vectors through the CPU core", run: vectorsCommand },
 };
 
