@@ -26,6 +26,9 @@ import { FAULT_EXIT, faulted, raiseNoCode } from "./fault";
 /** The next log entry the instruction in progress must match. */
 let logPos: u32 = 0;
 
+/** True while the log may hold entries: saves a load per instruction when it does not. */
+let logInUse: bool = false;
+
 /** EXIT_IO or EXIT_MMIO for the access that stopped the instruction. */
 export let exitKind: u32 = 0;
 
@@ -38,9 +41,10 @@ export let exitKind: u32 = 0;
 /** The instruction (or iteration) retired or faulted: its accesses are done. */
 // @ts-ignore: decorator
 @inline export function ioLogClear(): void {
-  if (load<u32>(IO_LOG_COUNT) != 0) {
+  if (logInUse) {
     store<u32>(IO_LOG_COUNT, 0);
     store<u32>(IO_LOG_AWAITING, 0);
+    logInUse = false;
   }
 }
 
@@ -49,8 +53,9 @@ export function ioLogBusy(): bool {
   return load<u32>(IO_LOG_COUNT) != 0;
 }
 
-/** At the start of run(): an input the host answered takes its value from EXIT_DATA. */
+/** At the start of run(): notes whether the log holds entries, and an input the host answered takes its value from EXIT_DATA. */
 export function ioLogTakeInput(): void {
+  logInUse = load<u32>(IO_LOG_COUNT) != 0;
   if (load<u32>(IO_LOG_AWAITING) == 0) return;
   const n = load<u32>(IO_LOG_COUNT);
   if (n != 0) {
@@ -90,6 +95,7 @@ export function ioAccess(where: u32, kind: u32, data: u32): u32 {
   store<u32>(entry + 4, kind);
   store<u32>(entry + 8, (kind & IO_LOG_INPUT) != 0 ? 0 : data);
   store<u32>(IO_LOG_COUNT, at + 1);
+  logInUse = true;
   store<u32>(IO_LOG_AWAITING, (kind & IO_LOG_INPUT) != 0 ? 1 : 0);
   const isMmio = (kind & IO_LOG_MMIO) != 0;
   store<u32>(EXIT_PORT, isMmio ? 0 : where);

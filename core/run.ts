@@ -131,6 +131,21 @@ function deliverTrap(vector: i32): i32 {
   return -1;
 }
 
+/** Instructions retired since the counters in the state block were last brought up to date. */
+let retiredPending: u32 = 0;
+
+/**
+ * Adds the instructions retired so far to INSN_COUNT and the TSC. The run
+ * loop counts in a global and calls this when it returns, and RDTSC and the
+ * TSC MSR call it first, so the state block is exact whenever anyone looks.
+ */
+export function syncCounters(): void {
+  if (retiredPending == 0) return;
+  store<u64>(INSN_COUNT, load<u64>(INSN_COUNT) + <u64>retiredPending);
+  store<u64>(REG_TSC, load<u64>(REG_TSC) + <u64>retiredPending);
+  retiredPending = 0;
+}
+
 /**
  * Runs until `budget` instructions (and events) are done or something
  * exits; returns the exit reason, which is also left in EXIT_REASON.
@@ -143,16 +158,15 @@ export function run(budget: u32): u32 {
   exitRequest = -1;
   let left = budget;
   let reason: i32 = EXIT_BUDGET;
-  for (;;) {
-    if (left == 0) {
-      reason = EXIT_BUDGET;
-      break;
-    }
-    if (load<u32>(INTR_PENDING) != 0 && (eflags() & FLAG_IF) != 0 && load<u32>(INTERRUPT_SHADOW) == 0 && !ioLogBusy()) {
+  let halted = load<u32>(HALTED) != 0;
+  let shadow = load<u32>(INTERRUPT_SHADOW);
+  while (left != 0) {
+    if (load<u32>(INTR_PENDING) != 0 && (eflags() & FLAG_IF) != 0 && shadow == 0 && !ioLogBusy()) {
       // Acknowledge the interrupt: the host's line drops as the vector is taken.
       const vector = load<u32>(INTR_VECTOR) & 0xff;
       store<u32>(INTR_PENDING, 0);
       store<u32>(HALTED, 0);
+      halted = false;
       left--;
       takeEvent(vector, EVENT_EXTERNAL, 0, false, eip());
       if (faulted()) {
@@ -164,13 +178,12 @@ export function run(budget: u32): u32 {
       }
       continue;
     }
-    if (load<u32>(HALTED) != 0) {
+    if (halted) {
       reason = EXIT_HLT;
       break;
     }
 
     const flagsBefore = eflags();
-    const shadow = load<u32>(INTERRUPT_SHADOW);
     beginInstruction();
     ioLogRewind();
     execute();
@@ -182,7 +195,10 @@ export function run(budget: u32): u32 {
         break;
       }
       ioLogClear();
-      store<u32>(INTERRUPT_SHADOW, 0);
+      if (shadow != 0) {
+        shadow = 0;
+        store<u32>(INTERRUPT_SHADOW, 0);
+      }
       left--;
       const r = deliverFault();
       if (r >= 0) {
@@ -195,14 +211,16 @@ export function run(budget: u32): u32 {
     // Retire.
     ioLogClear();
     setEip(D.eipSet ? D.nextEip : D.insnEip + D.insnLen);
-    store<u64>(INSN_COUNT, load<u64>(INSN_COUNT) + 1);
-    store<u64>(REG_TSC, load<u64>(REG_TSC) + 1);
+    retiredPending++;
     left--;
-    store<u32>(INTERRUPT_SHADOW, D.shadowNext);
+    const shadowAfter = D.shadowNext;
+    if ((shadow | shadowAfter) != 0) store<u32>(INTERRUPT_SHADOW, shadowAfter);
+    const shadowBefore = shadow;
+    shadow = shadowAfter;
     if (((flagsBefore | eflags()) & (FLAG_TF | FLAG_RF)) != 0 || T.debugTrapOnSwitch) {
       if ((eflags() & FLAG_RF) != 0 && !D.keepRf) setEflags(eflags() & ~FLAG_RF);
       let trap = false;
-      if ((flagsBefore & FLAG_TF) != 0 && !D.eventTaken && shadow != D.SHADOW_MOV_SS) {
+      if ((flagsBefore & FLAG_TF) != 0 && !D.eventTaken && shadowBefore != D.SHADOW_MOV_SS) {
         store<u32>(REG_DR6, load<u32>(REG_DR6) | (1 << 14));
         trap = true;
       }
@@ -216,21 +234,22 @@ export function run(budget: u32): u32 {
           reason = r;
           break;
         }
+        shadow = load<u32>(INTERRUPT_SHADOW);
       }
     }
-    if (D.haltNext) {
-      store<u32>(HALTED, 1);
-      reason = EXIT_HLT;
-      break;
-    }
-    if (exitRequest >= 0) {
-      reason = exitRequest;
-      exitRequest = -1;
+    if (D.haltNext || exitRequest >= 0) {
+      if (D.haltNext) {
+        store<u32>(HALTED, 1);
+        reason = EXIT_HLT;
+      } else {
+        reason = exitRequest;
+        exitRequest = -1;
+      }
       break;
     }
   }
+  syncCounters();
   store<u32>(RUN_BUDGET, left);
   store<u32>(EXIT_REASON, <u32>reason);
   return <u32>reason;
 }
-

@@ -33,6 +33,7 @@ import {
   refreshAlignmentCheck, v86Mode,
 } from "./segment";
 import { invalidateFetch } from "./decode";
+import { syncCounters } from "./run";
 
 /** #GP(0) unless at CPL 0 outside virtual-8086 mode (real mode counts as CPL 0). */
 export function requireCpl0(): bool {
@@ -187,6 +188,7 @@ export function cpuid(): void {
 /** RDMSR (CPL 0 checked by the caller). Unknown MSRs are #GP(0). */
 export function readMsr(): void {
   const index = reg32(1);
+  syncCounters();
   let lo: u32;
   let hi: u32 = 0;
   switch (index) {
@@ -209,6 +211,7 @@ export function readMsr(): void {
 /** WRMSR (CPL 0 checked by the caller). */
 export function writeMsr(): void {
   const index = reg32(1);
+  syncCounters();
   const lo = reg32(0);
   const hi = reg32(2);
   switch (index) {
@@ -239,6 +242,7 @@ export function readTsc(): void {
     raise(EXC_GP, 0);
     return;
   }
+  syncCounters();
   setReg32(0, load<u32>(REG_TSC));
   setReg32(2, load<u32>(REG_TSC + 4));
 }

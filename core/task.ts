@@ -26,7 +26,8 @@ import {
   setEip, setReg16, setReg32, setSegment,
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
-import { ACCESS_READ, ACCESS_WRITE, translate, writeCr3 } from "./mmu";
+import { ACCESS_READ, translate, writeCr3 } from "./mmu";
+import { probeLinear } from "./stack";
 import { writeLinear8, writeLinear16, writeLinear32 } from "./access";
 import {
   descAddr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, loadCache, loadNull,
@@ -54,17 +55,15 @@ let nTrap: bool = false;
 const nRegs = memory.data(32); // eax..edi
 const nSegs = memory.data(24); // es cs ss ds fs gs
 
-/** Probes the pages of [linear, linear + bytes) for a supervisor access; false with #PF raised. */
+/** Translates the pages of [linear, linear + bytes) for a supervisor access, lowest first; false with #PF raised. */
 function probe(linear: u32, bytes: u32, write: bool): bool {
-  const access = write ? ACCESS_WRITE : ACCESS_READ;
-  translate(linear, access);
-  if (faulted()) return false;
+  if (write) return probeLinear(linear, bytes, 0);
   const last = linear + bytes - 1;
-  if ((last & ~(<u32>0xfff)) != (linear & ~(<u32>0xfff))) {
-    translate(last, access);
-    if (faulted()) return false;
+  translate(linear, ACCESS_READ);
+  for (let page = (linear & ~(<u32>0xfff)) + 0x1000; !faulted() && page != (last & ~(<u32>0xfff)) + 0x1000; page += 0x1000) {
+    translate(page, ACCESS_READ);
   }
-  return true;
+  return !faulted();
 }
 
 /** Sets or clears the busy bit (type bit 1) of the TSS descriptor `sel` in the GDT. */

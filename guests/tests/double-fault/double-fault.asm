@@ -6,20 +6,21 @@
 ; delivered, a contributory one after a contributory one (or anything but a
 ; benign one after a page fault) becomes a double fault, #DF, vector 8, an
 ; abort with error code 0; every other pair is handled one after the other,
-; the second one delivered normally (SDM Vol. 3A 6.15, "Interrupt
-; 8—Double Fault Exception", tables 6-4 and 6-5). The kernel makes three
-; pairs. (1) Benign then contributory: INT3 through a not-present IDT gate
-; gives #NP with the IDT error code 3 * 8 + 2 (EXT clear: a software
-; interrupt, SDM Vol. 3A 6.13) and no #DF; #UD the same way gives #NP with
-; 6 * 8 + 2 + EXT (EXT set: an exception the CPU raised). (2) #GP whose IDT gate is not
-; present: delivering it raises #NP, and the pair becomes #DF, taken
-; through an ordinary interrupt gate on the same stack. (3) #GP at CPL 3
-; while the TSS names a not-present ring-0 stack segment: delivering it
-; raises #SS (SDM Vol. 3A, INT n pseudocode; some CPUs' emulators say #TS,
-; also contributory), and #DF has no usable stack either, so it goes
-; through a task gate to a task with its own stack — the classic reason
-; for a #DF task (SDM Vol. 3A 6.15, 7.3). The saved CS:EIP of a #DF is
-; undefined, so the #DF handlers send the kernel on at a label of their own.
+; the second one delivered normally (SDM Vol. 3A 6.15, "Interrupt 8—Double
+; Fault Exception", tables 6-4 and 6-5). The kernel makes four pairs. (1)
+; Benign then contributory, twice: INT3 through a not-present IDT gate gives
+; #NP with the IDT error code 3 * 8 + 2 (EXT clear: a software interrupt,
+; SDM Vol. 3A 6.13) and no #DF; #UD the same way gives #NP with 6 * 8 + 2 +
+; EXT (EXT set: an exception the CPU raised). (2) #GP whose IDT gate is not
+; present: delivering it raises #NP, and the pair becomes #DF, taken through
+; an ordinary interrupt gate on the same stack. (3) #GP at CPL 3 while the
+; TSS names a not-present ring-0 stack segment: delivering it raises #SS
+; (SDM Vol. 2A, the INT n pseudocode; an emulator that says #TS instead
+; still makes a contributory pair), and #DF has no usable stack either, so
+; it goes through a task gate to a task with its own stack — the classic
+; reason for a #DF task (SDM Vol. 3A 6.15, 7.3). The saved CS:EIP of a #DF
+; is undefined, so the #DF handlers send the kernel on at a label of their
+; own.
 ;
 ; Read next: guests/tests/README.md, kernel.inc (try, in_ring3, the TSS).
 

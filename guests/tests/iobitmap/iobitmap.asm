@@ -3,19 +3,20 @@
 ; What it tests: IN, OUT, INS and OUTS are always allowed when CPL <= IOPL.
 ; Otherwise the CPU looks in the I/O permission bitmap, which starts at the
 ; 16-bit offset at byte 0x66 of the current TSS: one bit per port, 0 allows,
-; 1 denies. An access of N bytes needs the bits of all N ports clear; the CPU
-; reads the map two bytes at a time, so an access whose bits reach past the
-; TSS limit is denied, and a map must end with a byte of all ones inside the
-; limit. Denied means #GP(0) before anything is read or written (SDM Vol. 1
-; 19.5, "Protection and I/O", 19.5.2 "I/O Permission Bit Map"; SDM Vol. 3A
-; 7.2.1, figure 7-2). The kernel checks: at CPL 3 with IOPL 0 and a TSS
-; without a bitmap everything is denied; at CPL 0 everything is allowed; with
-; a bitmap covering ports 0-0x1FF, allowed and denied ports by byte, word and
-; dword, accesses straddling an allowed and a denied port (inside one map
-; byte and across two), the last port of the map, the terminating byte, ports
-; beyond the limit, the immediate-port forms and the string forms; then with
-; IOPL 3 at CPL 3 every one of the denied ones succeeds. The ports chosen
-; have no device on a PC (or are harmless to read: the POST port 0x80).
+; 1 denies. An access of N bytes needs the bits of all N ports clear; the
+; CPU reads the map two bytes at a time, so an access whose bits reach past
+; the TSS limit is denied, and a map must end with a byte of all ones inside
+; the limit. Denied means #GP(0) before anything is read or written (SDM
+; Vol. 1, chapter "Input/Output": "I/O Privilege Level" and "I/O Permission
+; Bit Map", 19.5.1 and 19.5.2 in recent editions; SDM Vol. 3A 7.2.1, figure
+; 7-2). The kernel checks: at CPL 3 with IOPL 0 and a TSS without a bitmap
+; everything is denied; at CPL 0 everything is allowed; with a bitmap
+; covering ports 0-0x1FF, allowed and denied ports by byte, word and dword,
+; accesses straddling an allowed and a denied port (inside one map byte and
+; across two), the last port of the map, the terminating byte, ports beyond
+; the limit, the immediate-port forms and the string forms; then with IOPL 3
+; at CPL 3 every one of the denied ones succeeds. The ports chosen have no
+; device on a PC (or are harmless to read: the POST port 0x80).
 ;
 ; Read next: guests/tests/README.md, kernel.inc (in_ring3, try).
 

@@ -6,16 +6,16 @@
 ; from a 16-bit, 64 KiB, writable descriptor (real mode keeps those limits),
 ; load a real-mode IDTR (the interrupt vector table at 0), clear CR0.PE and
 ; far-jump, which loads CS the real-mode way: selector = paragraph, base =
-; selector * 16. In real mode (SDM Vol. 3A 20.1) an address is segment * 16
-; + offset, offsets wrap at 64 KiB, and INT n takes a four-byte vector from
-; the IVT and pushes FLAGS, CS and IP, clearing IF. Address line 20 is gated:
-; with the A20 gate closed (port 0x92 bit 1 clear, the PS/2 "fast A20"),
-; FFFF:0010 and above wrap around to 0 as on an 8086; open, they reach the
-; first 64 KiB above 1 MiB. Entering protected mode (9.9.1) sets CR0.PE and
-; must be followed at once by a far jump that loads CS from the GDT. The
-; real-mode code records what it sees; back in protected mode the kernel
-; compares. An exception in real mode goes through IVT stubs that bring the
-; kernel back to protected mode to report it.
+; selector * 16. In real mode (SDM Vol. 3A 20.1, "Real-Address Mode") an
+; address is segment * 16 + offset, offsets wrap at 64 KiB, and INT n takes
+; a four-byte vector from the IVT and pushes FLAGS, CS and IP, clearing IF
+; (20.1.4). Address line 20 is gated: with the gate closed (port 0x92 bit
+; 1 clear, the PS/2 "fast A20"), FFFF:0010 and above wrap around to 0 as on
+; an 8086; open, they reach the first 64 KiB above 1 MiB. Entering
+; protected mode (9.9.1) sets CR0.PE and must be followed at once by a far
+; jump that loads CS from the GDT. The real-mode code records what it sees;
+; back in protected mode the kernel compares. An exception in real mode goes
+; through IVT stubs that bring the kernel back to protected mode to report it.
 ;
 ; Read next: guests/tests/README.md, kernel.inc (the GDT), and the PS/2
 ; "System Control Port A" (port 0x92) description.
