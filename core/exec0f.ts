@@ -22,7 +22,7 @@ import {
 import { loadDataSegment, readMem, readMem16, readRmw, segCheck, writeMem, writeMem16, writeRmw } from "./segment";
 import { probeWrite, pushV, readStack, setStackTop, stackOffset, stackTop } from "./stack";
 import {
-  accessRights, clearTaskSwitched, cpuid, invalidatePage, loadLdtr, loadMachineStatusWord, loadTableRegister,
+  accessRights, clearTaskSwitched, cpuid, debugRegisterGuarded, invalidatePage, loadLdtr, loadMachineStatusWord, loadTableRegister,
   loadTaskRegister, probeSelector, readControlRegister, readDebugRegister, readMsr, readTsc, requireCpl0,
   requireProtectedMode, segmentLimit, sysenter, sysexit, tableSelector, writeControlRegister, writeDebugRegister,
   writeMsr,
@@ -111,7 +111,7 @@ export function execute0f(): void {
     case 0x23: { // MOV r32, DRn / MOV DRn, r32
       decodeModrm();
       if (faulted()) return;
-      if (!requireCpl0()) return;
+      if (!requireCpl0() || debugRegisterGuarded()) return;
       if (opcode == 0x21) setReg32(rm, readDebugRegister(regf));
       else writeDebugRegister(regf, reg32(rm));
       return;

@@ -25,13 +25,16 @@
 import {
   EXCEPTION_EXIT_BITMAP, EXEC_MODE, EXEC_NATIVE, EXIT_ADDRESS, EXIT_BUDGET, EXIT_ERROR_CODE, EXIT_EXCEPTION,
   EXIT_HLT, EXIT_INSN_LENGTH, EXIT_REASON, EXIT_SHUTDOWN, EXIT_VECTOR, HALTED, INSN_COUNT, INTERRUPT_SHADOW,
-  INTR_PENDING, INTR_VECTOR, REG_DR6, REG_TSC, RUN_BUDGET,
+  INTR_PENDING, INTR_VECTOR, REG_DR6, REG_DR7, REG_TSC, RUN_BUDGET, SEG_CS,
 } from "./layout";
-import { FLAG_IF, FLAG_RF, FLAG_TF, eflags, eip, setEflags, setEip, writeCr2 } from "./state";
+import { FLAG_IF, FLAG_RF, FLAG_TF, eflags, eip, segBase, setEflags, setEip, writeCr2 } from "./state";
 import {
   EXC_DB, EXC_DE, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, FAULT_EXIT, clearFault, faultAddress,
-  faultErrorCode, faultHasCode, faultVector, faulted,
+  faultErrorCode, faultHasCode, faultVector, faulted, raiseNoCode,
 } from "./fault";
+import {
+  DR6_BS, DR7_GD, codeBreakpointAt, codeBreakpoints, dataHits, forgetDataHits, refreshBreakpoints, takeDataHits,
+} from "./debug";
 import * as D from "./decode";
 import { beginInstruction, invalidateFetch } from "./decode";
 import { execute } from "./exec";
@@ -63,6 +66,8 @@ export function takeEvent(vector: u32, kind: i32, errorCode: u32, hasCode: bool,
     exitRequest = EXIT_EXCEPTION;
     return EVENT_EXITED;
   }
+  // Delivering #DB clears DR7.GD, so the handler may use the debug registers (SDM Vol. 3A 18.2.4).
+  if (vector == <u32>EXC_DB) store<u32>(REG_DR7, load<u32>(REG_DR7) & ~DR7_GD);
   switch (load<u32>(EXEC_MODE)) {
     case EXEC_NATIVE:
     default:
@@ -152,6 +157,7 @@ export function syncCounters(): void {
  */
 export function run(budget: u32): u32 {
   invalidateFetch();
+  refreshBreakpoints();
   refreshAlignmentCheck();
   ioLogTakeInput();
   clearFault();
@@ -186,8 +192,13 @@ export function run(budget: u32): u32 {
     const flagsBefore = eflags();
     beginInstruction();
     ioLogRewind();
-    execute();
+    if (codeBreakpoints && (flagsBefore & FLAG_RF) == 0 && codeBreakpointAt(segBase(SEG_CS) + D.insnEip)) {
+      raiseNoCode(EXC_DB);
+    } else {
+      execute();
+    }
     if (faulted()) {
+      forgetDataHits();
       if (faultVector == FAULT_EXIT) {
         clearFault();
         store<u32>(EXIT_INSN_LENGTH, D.insnLen);
@@ -217,11 +228,11 @@ export function run(budget: u32): u32 {
     if ((shadow | shadowAfter) != 0) store<u32>(INTERRUPT_SHADOW, shadowAfter);
     const shadowBefore = shadow;
     shadow = shadowAfter;
-    if (((flagsBefore | eflags()) & (FLAG_TF | FLAG_RF)) != 0 || T.debugTrapOnSwitch) {
+    if (((flagsBefore | eflags()) & (FLAG_TF | FLAG_RF)) != 0 || T.debugTrapOnSwitch || dataHits != 0) {
       if ((eflags() & FLAG_RF) != 0 && !D.keepRf) setEflags(eflags() & ~FLAG_RF);
-      let trap = false;
+      let trap = takeDataHits();
       if ((flagsBefore & FLAG_TF) != 0 && !D.eventTaken && shadowBefore != D.SHADOW_MOV_SS) {
-        store<u32>(REG_DR6, load<u32>(REG_DR6) | (1 << 14));
+        store<u32>(REG_DR6, load<u32>(REG_DR6) | DR6_BS);
         trap = true;
       }
       if (T.debugTrapOnSwitch) {

@@ -27,6 +27,7 @@ import { EXC_AC, EXC_GP, EXC_NP, EXC_SS, faulted, raise } from "./fault";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu";
 import { readLinear8, readLinear16, readLinear32, writeLinear8, writeLinear16, writeLinear32 } from "./access";
 import { userAccess } from "./decode";
+import { dataBreakpoints, noteDataAccess } from "./debug";
 
 /** True when CR0.AM, EFLAGS.AC and CPL 3 make misaligned data accesses fault. Refreshed by `refreshAlignmentCheck`. */
 let alignCheck: bool = false;
@@ -111,15 +112,24 @@ function segCheckSlow(seg: i32, attr: u32, off: u32, len1: u32, write: bool): bo
   return true;
 }
 
+/** Tells the debug registers about a data access (core/debug.ts), when any data breakpoint is on. */
+// @ts-ignore: decorator
+@inline function watch(linear: u32, len1: u32, write: bool): void {
+  if (dataBreakpoints) noteDataAccess(linear, len1, write);
+}
+
 export function readMem8(seg: i32, off: u32): u32 {
   if (!segCheck(seg, off, 0, false)) return 0;
-  return readLinear8(segBase(seg) + off, userAccess());
+  const linear = segBase(seg) + off;
+  watch(linear, 0, false);
+  return readLinear8(linear, userAccess());
 }
 
 export function readMem16(seg: i32, off: u32): u32 {
   if (!segCheck(seg, off, 1, false)) return 0;
   const linear = segBase(seg) + off;
   if (!checkAlignment(linear, 1)) return 0;
+  watch(linear, 1, false);
   return readLinear16(linear, userAccess());
 }
 
@@ -127,18 +137,22 @@ export function readMem32(seg: i32, off: u32): u32 {
   if (!segCheck(seg, off, 3, false)) return 0;
   const linear = segBase(seg) + off;
   if (!checkAlignment(linear, 3)) return 0;
+  watch(linear, 3, false);
   return readLinear32(linear, userAccess());
 }
 
 export function writeMem8(seg: i32, off: u32, v: u32): void {
   if (!segCheck(seg, off, 0, true)) return;
-  writeLinear8(segBase(seg) + off, v, userAccess());
+  const linear = segBase(seg) + off;
+  watch(linear, 0, true);
+  writeLinear8(linear, v, userAccess());
 }
 
 export function writeMem16(seg: i32, off: u32, v: u32): void {
   if (!segCheck(seg, off, 1, true)) return;
   const linear = segBase(seg) + off;
   if (!checkAlignment(linear, 1)) return;
+  watch(linear, 1, true);
   writeLinear16(linear, v, userAccess());
 }
 
@@ -146,6 +160,7 @@ export function writeMem32(seg: i32, off: u32, v: u32): void {
   if (!segCheck(seg, off, 3, true)) return;
   const linear = segBase(seg) + off;
   if (!checkAlignment(linear, 3)) return;
+  watch(linear, 3, true);
   writeLinear32(linear, v, userAccess());
 }
 
@@ -173,6 +188,7 @@ export function rmwLinear(size: u32, seg: i32, off: u32): u32 {
   if (!segCheck(seg, off, len1, true)) return 0;
   const linear = segBase(seg) + off;
   checkAlignment(linear, len1);
+  watch(linear, len1, true);
   return linear;
 }
 

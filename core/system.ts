@@ -17,7 +17,8 @@
 // 0x80000001 reports NX; leaf 0x80000008 a 32-bit physical address width.
 
 import {
-  CPU_SIGNATURE, MSR_EFER, MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, REG_CR2, REG_DR0, REG_GDTR_BASE,
+  CPU_SIGNATURE, MSR_EFER, MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, REG_CR2, REG_DR0, REG_DR6, REG_DR7,
+  REG_GDTR_BASE,
   REG_GDTR_LIMIT, REG_IDTR_BASE, REG_IDTR_LIMIT, REG_TSC, SEG_CS, SEG_LDTR, SEG_SS, SEG_TR, SEG_ATTR_UNUSABLE,
 } from "./layout";
 import {
@@ -25,7 +26,8 @@ import {
   CR4_TSD, FLAG_IF, FLAG_RF, FLAG_VM, cpl, cr0, cr3, cr4, eflags, reg32, segLimit, segSelector, setCpl, setEflags,
   setEip, setReg32, setSegment,
 } from "./state";
-import { EXC_GP, EXC_NP, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
+import { EXC_DB, EXC_GP, EXC_NP, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
+import { DR6_BD, DR7_GD, refreshBreakpoints } from "./debug";
 import { EFER_NXE, flushTlbPage, writeCr0, writeCr3, writeCr4, writeEfer } from "./mmu";
 import { writeLinear8 } from "./access";
 import {
@@ -128,6 +130,15 @@ export function writeDebugRegister(n: u32, v: u32): void {
   if (n == 6) v = (v & 0x0000e00f) | 0xffff0ff0;
   else if (n == 7) v = (v & 0xffff23ff) | 0x400;
   store<u32>(REG_DR0 + (n << 2), v);
+  if (n == 7) refreshBreakpoints();
+}
+
+/** DR7.GD: a MOV to or from a debug register raises #DB first, with DR6.BD. */
+export function debugRegisterGuarded(): bool {
+  if ((load<u32>(REG_DR7) & DR7_GD) == 0) return false;
+  store<u32>(REG_DR6, load<u32>(REG_DR6) | DR6_BD);
+  raiseNoCode(EXC_DB);
+  return true;
 }
 
 // ---------------------------------------------------------------- CPUID, MSRs, TSC
