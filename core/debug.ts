@@ -16,6 +16,7 @@
 // kind is enabled, and accesses look at that one flag.
 
 import { REG_DR0, REG_DR6, REG_DR7 } from "./layout";
+import { WORK_DEBUG_TRAP, requestWork } from "./decode";
 
 /** Any instruction breakpoint enabled. */
 export let codeBreakpoints: bool = false;
@@ -84,7 +85,10 @@ export function noteDataAccess(linear: u32, len1: u32, write: bool): void {
     const size1 = lengthMinusOne(dr7, n);
     const start = load<u32>(REG_DR0 + (n << 2)) & ~size1;
     // Overlap of [linear, linear + len1] with [start, start + size1].
-    if (linear - start <= size1 || start - linear <= len1) dataHits |= <u32>1 << n;
+    if (linear - start <= size1 || start - linear <= len1) {
+      dataHits |= <u32>1 << n;
+      requestWork(WORK_DEBUG_TRAP);
+    }
   }
 }
 

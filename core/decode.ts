@@ -17,10 +17,9 @@
 
 import { ATTR_DB, cpl, eip, reg16, reg32, segAttr, segBase, segLimit } from "./state";
 import { SEG_CS, SEG_DS, SEG_SS } from "./layout";
-import { EXC_GP, EXC_UD, raise, raiseNoCode } from "./fault";
+import { EXC_GP, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
 import { ACCESS_EXEC, ACCESS_USER, translate } from "./mmu";
 import { physPagePointer, physRead8 } from "./memory";
-import { faulted } from "./fault";
 
 /** EIP of the instruction's first byte. */
 export let insnEip: u32 = 0;
@@ -53,19 +52,39 @@ export let eipSet: bool = false;
   return insnEip + insnLen;
 }
 
-/** Outcomes the run loop acts on once the instruction retires. */
-/** The interrupt shadow the instruction leaves (layout INTERRUPT_SHADOW): SHADOW_STI or SHADOW_MOV_SS, or 0. */
+// Work for the run loop once the instruction retires, as bits of
+// retireWork: most instructions leave none, so one test covers them all.
+export let retireWork: u32 = 0;
+/** The instruction leaves an interrupt shadow (shadowNext says which). */
+export const WORK_SHADOW: u32 = 1;
+/** HLT executed. */
+export const WORK_HALT: u32 = 2;
+/** The instruction delivered an event (INT n, INT3, INTO, INT1): no single-step trap after it. */
+export const WORK_EVENT: u32 = 4;
+/** The instruction loaded EFLAGS as a whole (IRET, a task switch): RF keeps the value loaded. */
+export const WORK_KEEP_RF: u32 = 8;
+/** A debug trap is due: a data breakpoint was hit, or a task switch entered a TSS with its T flag. */
+export const WORK_DEBUG_TRAP: u32 = 16;
+/** The instruction asked run() to return (an exception exit of INT3, INTO or INT1). */
+export const WORK_EXIT: u32 = 32;
+
+/** The interrupt shadow the instruction leaves (layout INTERRUPT_SHADOW), valid with WORK_SHADOW. */
 export let shadowNext: u32 = 0;
 /** STI that set IF: interrupts wait one instruction (SDM Vol. 2B "STI"). */
 export const SHADOW_STI: u32 = 1;
 /** MOV SS or POP SS: interrupts and debug traps wait one instruction (SDM Vol. 3A 6.8.3). */
 export const SHADOW_MOV_SS: u32 = 2;
-/** HLT executed. */
-export let haltNext: bool = false;
-/** The instruction delivered an event (INT n, INT3, INTO, INT1): no single-step trap after it. */
-export let eventTaken: bool = false;
-/** The instruction loaded EFLAGS as a whole (IRET, a task switch): RF keeps the value loaded. */
-export let keepRf: bool = false;
+
+// @ts-ignore: decorator
+@inline export function requestWork(bits: u32): void {
+  retireWork |= bits;
+}
+
+/** The instruction leaves interrupt shadow `kind` (SHADOW_STI or SHADOW_MOV_SS). */
+export function leaveShadow(kind: u32): void {
+  shadowNext = kind;
+  retireWork |= WORK_SHADOW;
+}
 
 // ModRM.
 export let mod: u32 = 0;
@@ -91,10 +110,17 @@ export function invalidateFetch(): void {
   winEnd = 0;
 }
 
-/** ACCESS_USER when the CPU runs at CPL 3, else 0: page-level privilege follows CPL (SDM Vol. 3A 4.6). */
+/**
+ * ACCESS_USER when the instruction runs at CPL 3, else 0: page-level
+ * privilege follows CPL (SDM Vol. 3A 4.6). Fixed when the instruction
+ * starts; the instructions that change CPL make their later accesses with
+ * the new level's access kind explicitly.
+ */
+let dataAccess: i32 = 0;
+
 // @ts-ignore: decorator
 @inline export function userAccess(): i32 {
-  return cpl() == 3 ? ACCESS_USER : 0;
+  return dataAccess;
 }
 
 /** Starts decoding at CS:EIP. */
@@ -102,10 +128,7 @@ export function beginInstruction(): void {
   insnEip = eip();
   insnLen = 0;
   eipSet = false;
-  shadowNext = 0;
-  haltNext = false;
-  eventTaken = false;
-  keepRf = false;
+  retireWork = 0;
   const attr = segAttr(SEG_CS);
   code32 = (attr & ATTR_DB) != 0;
   opSize32 = code32;
@@ -115,7 +138,8 @@ export function beginInstruction(): void {
   lockPrefix = false;
   winEnd = 0;
   const linear = segBase(SEG_CS) + insnEip;
-  const user = userAccess();
+  const user = cpl() == 3 ? ACCESS_USER : 0;
+  dataAccess = user;
   if ((linear & ~(<u32>0xfff)) == pageLinear && user == pageUser) openWindow(linear, 0);
 }
 
@@ -173,11 +197,21 @@ function fetchSlow(): u32 {
 }
 
 export function fetch16(): u32 {
+  const i = insnLen;
+  if (i + 2 <= winEnd && i >= winStart) {
+    insnLen = i + 2;
+    return <u32>load<u16>(winBase + i);
+  }
   const lo = fetch8();
   return lo | (fetch8() << 8);
 }
 
 export function fetch32(): u32 {
+  const i = insnLen;
+  if (i + 4 <= winEnd && i >= winStart) {
+    insnLen = i + 4;
+    return load<u32>(winBase + i);
+  }
   const lo = fetch16();
   return lo | (fetch16() << 16);
 }
@@ -194,14 +228,25 @@ export function fetch32(): u32 {
   return <u32><i32><i8>fetch8();
 }
 
+// The legacy prefix bytes (26 2E 36 3E 64 65 66 67 F0 F2 F3), one bit each.
+const PREFIX_BITS = memory.data<u8>([
+  0, 0, 0, 0, 0x40, 0x40, 0x40, 0x40, 0, 0, 0, 0, 0xf0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0d, 0,
+]);
+
+// @ts-ignore: decorator
+@inline function isPrefix(b: u32): bool {
+  return (<u32>load<u8>(PREFIX_BITS + (b >> 3)) & (<u32>1 << (b & 7))) != 0;
+}
+
 /**
  * Reads the legacy prefixes and returns the first opcode byte. A prefix
  * repeated or redundant is allowed (only the length limit applies); the
  * last segment override and the last of F2/F3 win.
  */
 export function decodePrefixes(): u32 {
-  while (!faulted()) {
-    const b = fetch8();
+  let b = fetch8();
+  while (isPrefix(b) && !faulted()) {
     switch (b) {
       case 0x26: segOverride = 0; break;
       case 0x2e: segOverride = 1; break;
@@ -213,11 +258,11 @@ export function decodePrefixes(): u32 {
       case 0x67: addrSize32 = !code32; break;
       case 0xf0: lockPrefix = true; break;
       case 0xf2: repPrefix = 0xf2; break;
-      case 0xf3: repPrefix = 0xf3; break;
-      default: return b;
+      default: repPrefix = 0xf3; break;
     }
+    b = fetch8();
   }
-  return 0;
+  return b;
 }
 
 /** The segment of an operand whose default is DS (string sources, XLAT, moffs). */

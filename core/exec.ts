@@ -31,7 +31,7 @@ import {
   loadDataSegment, protectedMode, readMem, readMem8, readMem16, readRmw, rmwLinear, v86Mode, writeMem, writeMem16,
   writeRmw, refreshAlignmentCheck,
 } from "./segment";
-import { pop, probePushes, push, pushV, readStack, setStackTop, stack32, stackOffset, stackTop } from "./stack";
+import { pop, probePushes, pushV, readStack, setStackTop, stack32, stackOffset, stackTop } from "./stack";
 import { stringOp } from "./string";
 import { ioPermitted, portIn, portOut } from "./io";
 import { farCall, farJump, farReturn, interruptReturn } from "./far";
@@ -141,7 +141,7 @@ function softwareInterrupt(vector: u32, kind: i32): void {
   }
   const outcome = takeEvent(vector, kind, 0, false, sequentialEip());
   if (faulted()) return;
-  D.eventTaken = true;
+  D.requestWork(D.WORK_EVENT);
   jumpTo(outcome == EVENT_EXITED ? sequentialEip() : eip());
 }
 
@@ -151,7 +151,7 @@ function popSegment(sreg: i32): void {
   if (faulted()) return;
   if (!loadDataSegment(sreg, v & 0xffff)) return;
   setStackTop(stackOffset(stackTop(), opSize32 ? 4 : 2));
-  if (sreg == SEG_SS) D.shadowNext = D.SHADOW_MOV_SS;
+  if (sreg == SEG_SS) D.leaveShadow(D.SHADOW_MOV_SS);
 }
 
 /** LDS, LES, LSS, LFS, LGS: a far pointer from memory, the selector loaded first. */
@@ -621,7 +621,7 @@ function setInterruptFlag(on: bool): void {
     }
   }
   if (on) {
-    if ((f & FLAG_IF) == 0) D.shadowNext = D.SHADOW_STI;
+    if ((f & FLAG_IF) == 0) D.leaveShadow(D.SHADOW_STI);
     setEflags(f | FLAG_IF);
   } else {
     setEflags(f & ~FLAG_IF);
@@ -850,7 +850,7 @@ export function execute(): void {
       const sel = mod == 3 ? reg16(rm) : readMem16(eaSeg, eaOff);
       if (faulted()) return;
       if (!loadDataSegment(regf, sel)) return;
-      if (regf == SEG_SS) D.shadowNext = D.SHADOW_MOV_SS;
+      if (regf == SEG_SS) D.leaveShadow(D.SHADOW_MOV_SS);
       return;
     }
     case 0x8f: { // POP Ev: the address is computed with ESP already incremented
@@ -990,7 +990,7 @@ export function execute(): void {
     case 0xcf:
       if (interruptReturn(sequentialEip())) {
         jumpTo(eip());
-        D.keepRf = true;
+        D.requestWork(D.WORK_KEEP_RF);
       }
       return;
     case 0xd4: {
@@ -1052,7 +1052,7 @@ export function execute(): void {
     }
     case 0xf1: softwareInterrupt(1, EVENT_ICEBP); return;
     case 0xf4: // HLT
-      if (requireCpl0()) D.haltNext = true;
+      if (requireCpl0()) D.requestWork(D.WORK_HALT);
       return;
     case 0xf5: setEflags(eflags() ^ FLAG_CF); return;
     case 0xf6: case 0xf7: group3(opcode); return;

@@ -87,7 +87,7 @@ function writeFrame(base: u32, top: u32, big: bool, size: u32, count: i32, level
   return at;
 }
 
-// Scratch space for a frame of up to 10 values, in the AssemblyScript heap's
+// Scratch space for a frame of up to 10 values, in the module's
 // static data so building it allocates nothing.
 const frameBuffer = memory.data(40);
 

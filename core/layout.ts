@@ -83,7 +83,7 @@ export const INSN_COUNT = 0x168;
 // Run control: the host writes these between runs.
 /** Instructions left in the current `run`; the core counts it down (an event delivered through the IDT counts as one), and leaves the rest here when it returns. */
 export const RUN_BUDGET = 0x170;
-/** 1: address line 20 follows the address (A20 gate open); 0: it is forced to 0. */
+/** 1: address line 20 follows the address (A20 gate open); 0: it is forced to 0. After changing it the host calls hostMemoryMapChanged. */
 export const A20_ENABLED = 0x174;
 /** 1 while the CPU is halted (HLT); an accepted interrupt clears it. */
 export const HALTED = 0x178;
@@ -120,10 +120,20 @@ export const EXIT_CR = 0x1a0;
 export const EXIT_INSN_LENGTH = 0x1a4;
 
 // Exit reasons returned by run().
+/** The budget is spent; the state is at an instruction boundary. */
 export const EXIT_BUDGET = 0;
+/** HLT retired (EIP after it) and HALTED is 1; run() returns at once until an interrupt is taken. */
 export const EXIT_HLT = 1;
+/** A port access waits for the host; the instruction has not executed (see "The I/O log"). */
 export const EXIT_IO = 2;
+/** An access to a claimed MMIO range waits for the host, likewise. */
 export const EXIT_MMIO = 3;
+/**
+ * An exception in EXCEPTION_EXIT_BITMAP, instead of its delivery: the state
+ * is what the handler would have been entered with, before the push — EIP
+ * at the faulting instruction for a fault, after the instruction for a trap
+ * (INT3, INTO, INT1, single-step); CR2 is not written.
+ */
 export const EXIT_EXCEPTION = 4;
 /** Triple fault: the processor shuts down (SDM Vol. 3A 6.15, interrupt 8). */
 export const EXIT_SHUTDOWN = 5;
@@ -163,7 +173,9 @@ export const MACHINE_ROM_SIZE = 0x20c;
 // one entry longer. The log empties when the instruction retires (for a
 // REP string instruction: when the iteration does) or faults; no interrupt
 // is taken while it holds entries. The log is part of the saved state, so
-// a machine saved between the exit and the next run() resumes correctly.
+// a machine saved between the exit and the next run() resumes correctly. A
+// host that completes or abandons the instruction itself (it moved EIP)
+// sets IO_LOG_COUNT to 0 first.
 /** Entries in the log for the instruction in progress. */
 export const IO_LOG_COUNT = 0x210;
 /** 1 when the last entry is an input whose value the next run() takes from EXIT_DATA. */

@@ -33,7 +33,7 @@ import {
   faultErrorCode, faultHasCode, faultVector, faulted, raiseNoCode,
 } from "./fault";
 import {
-  DR6_BS, DR7_GD, codeBreakpointAt, codeBreakpoints, dataHits, forgetDataHits, refreshBreakpoints, takeDataHits,
+  DR6_BS, DR7_GD, codeBreakpointAt, codeBreakpoints, forgetDataHits, refreshBreakpoints, takeDataHits,
 } from "./debug";
 import * as D from "./decode";
 import { beginInstruction, invalidateFetch } from "./decode";
@@ -64,6 +64,7 @@ export function takeEvent(vector: u32, kind: i32, errorCode: u32, hasCode: bool,
     store<u32>(EXIT_ADDRESS, vector == <u32>EXC_PF ? faultAddress : 0);
     store<u32>(EXIT_INSN_LENGTH, D.insnLen);
     exitRequest = EXIT_EXCEPTION;
+    D.requestWork(D.WORK_EXIT);
     return EVENT_EXITED;
   }
   // Delivering #DB clears DR7.GD, so the handler may use the debug registers (SDM Vol. 3A 18.2.4).
@@ -151,6 +152,13 @@ export function syncCounters(): void {
   retiredPending = 0;
 }
 
+/** An event delivered through a task gate into a TSS with its T flag: #DB before the new task's first instruction. */
+function trapAfterTaskSwitch(): i32 {
+  if (!T.debugTrapOnSwitch) return -1;
+  T.debugTrapOnSwitch = false;
+  return deliverTrap(EXC_DB);
+}
+
 /**
  * Runs until `budget` instructions (and events) are done or something
  * exits; returns the exit reason, which is also left in EXIT_REASON.
@@ -175,12 +183,10 @@ export function run(budget: u32): u32 {
       halted = false;
       left--;
       takeEvent(vector, EVENT_EXTERNAL, 0, false, eip());
-      if (faulted()) {
-        const r = deliverFault();
-        if (r >= 0) {
-          reason = r;
-          break;
-        }
+      const r = faulted() ? deliverFault() : trapAfterTaskSwitch();
+      if (r >= 0) {
+        reason = r;
+        break;
       }
       continue;
     }
@@ -211,11 +217,13 @@ export function run(budget: u32): u32 {
         store<u32>(INTERRUPT_SHADOW, 0);
       }
       left--;
-      const r = deliverFault();
+      let r = deliverFault();
+      if (r < 0) r = trapAfterTaskSwitch();
       if (r >= 0) {
         reason = r;
         break;
       }
+      shadow = 0;
       continue;
     }
 
@@ -224,38 +232,43 @@ export function run(budget: u32): u32 {
     setEip(D.eipSet ? D.nextEip : D.insnEip + D.insnLen);
     retiredPending++;
     left--;
-    const shadowAfter = D.shadowNext;
-    if ((shadow | shadowAfter) != 0) store<u32>(INTERRUPT_SHADOW, shadowAfter);
+    const flagsNow = eflags();
+    const work = D.retireWork | ((flagsBefore | flagsNow) & (FLAG_TF | FLAG_RF));
+    if ((work | shadow) == 0) continue;
+    // Shadows, RF, debug traps, HLT and exits: rare, and all here.
     const shadowBefore = shadow;
-    shadow = shadowAfter;
-    if (((flagsBefore | eflags()) & (FLAG_TF | FLAG_RF)) != 0 || T.debugTrapOnSwitch || dataHits != 0) {
-      if ((eflags() & FLAG_RF) != 0 && !D.keepRf) setEflags(eflags() & ~FLAG_RF);
-      let trap = takeDataHits();
-      if ((flagsBefore & FLAG_TF) != 0 && !D.eventTaken && shadowBefore != D.SHADOW_MOV_SS) {
-        store<u32>(REG_DR6, load<u32>(REG_DR6) | DR6_BS);
-        trap = true;
+    shadow = (work & D.WORK_SHADOW) != 0 ? D.shadowNext : 0;
+    if ((shadowBefore | shadow) != 0) store<u32>(INTERRUPT_SHADOW, shadow);
+    if ((flagsNow & FLAG_RF) != 0 && (work & D.WORK_KEEP_RF) == 0) setEflags(flagsNow & ~FLAG_RF);
+    let trap = takeDataHits();
+    if ((flagsBefore & FLAG_TF) != 0 && (work & D.WORK_EVENT) == 0 && shadowBefore != D.SHADOW_MOV_SS) {
+      store<u32>(REG_DR6, load<u32>(REG_DR6) | DR6_BS);
+      trap = true;
+    }
+    if (T.debugTrapOnSwitch) {
+      T.debugTrapOnSwitch = false;
+      trap = true;
+    }
+    if (trap) {
+      const r = deliverTrap(EXC_DB);
+      if (r >= 0) {
+        reason = r;
+        break;
       }
-      if (T.debugTrapOnSwitch) {
-        T.debugTrapOnSwitch = false;
-        trap = true;
-      }
-      if (trap) {
-        const r = deliverTrap(EXC_DB);
-        if (r >= 0) {
-          reason = r;
-          break;
-        }
-        shadow = load<u32>(INTERRUPT_SHADOW);
+      // The handler's first instruction is not in the shadow.
+      if (shadow != 0) {
+        shadow = 0;
+        store<u32>(INTERRUPT_SHADOW, 0);
       }
     }
-    if (D.haltNext || exitRequest >= 0) {
-      if (D.haltNext) {
-        store<u32>(HALTED, 1);
-        reason = EXIT_HLT;
-      } else {
-        reason = exitRequest;
-        exitRequest = -1;
-      }
+    if ((work & D.WORK_HALT) != 0) {
+      store<u32>(HALTED, 1);
+      reason = EXIT_HLT;
+      break;
+    }
+    if ((work & D.WORK_EXIT) != 0 && exitRequest >= 0) {
+      reason = exitRequest;
+      exitRequest = -1;
       break;
     }
   }

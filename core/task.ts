@@ -153,7 +153,7 @@ export function switchTask(sel: u32, lo: u32, hi: u32, source: i32, returnEip: u
 
   // The new task's registers.
   invalidateFetch();
-  D.keepRf = true;
+  D.requestWork(D.WORK_KEEP_RF);
   setEip(nEip);
   setEflags(nFlags);
   for (let i = 0; i < 8; i++) {
@@ -173,7 +173,10 @@ export function switchTask(sel: u32, lo: u32, hi: u32, source: i32, returnEip: u
   for (let s = 0; s < 6; s++) setSegment(s, load<u32>(nSegs + (<usize>s << 2)), 0, 0, SEG_ATTR_UNUSABLE);
   setSegment(SEG_LDTR, nLdt, 0, 0, SEG_ATTR_UNUSABLE);
   debugTrapOnSwitch = nTrap;
-  if (nTrap) store<u32>(REG_DR6, load<u32>(REG_DR6) | (1 << 15));
+  if (nTrap) {
+    store<u32>(REG_DR6, load<u32>(REG_DR6) | (1 << 15));
+    D.requestWork(D.WORK_DEBUG_TRAP);
+  }
 
   if (v86) {
     setCpl(3);

@@ -174,6 +174,28 @@ describe("protected-mode delivery", () => {
   });
 });
 
+describe("16-bit gates", () => {
+  it("a 16-bit interrupt gate pushes FLAGS, CS and IP as words; IRET with a 16-bit operand returns", () => {
+    const m = runSnippet(`
+      gate 0x30, handler, 0x86  ; 16-bit interrupt gate
+      mov esi, esp
+      int 0x30
+    after:
+      hlt
+    handler:
+      mov ebx, esp
+      movzx ecx, word [esp]     ; IP
+      movzx edx, word [esp + 2] ; CS
+      o16 iret
+    `, { org: 0x8000 });
+    expect(m.esi - m.ebx).toBe(6);
+    expect(m.ecx).toBe(m.sym("after"));
+    expect(m.edx).toBe(0x08);
+    expect(m.esp).toBe(m.esi);
+    expect(m.eip).toBe(m.sym("after") + 1);
+  });
+});
+
 describe("double fault and shutdown", () => {
   it("#GP while delivering #GP becomes #DF with error code 0", () => {
     const m = runSnippet(`

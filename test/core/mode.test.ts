@@ -163,6 +163,49 @@ describe("virtual-8086 mode", () => {
     expect(m.ecx).toBe(6); // the HLT, after cli, sti, pushf, pop ax (1 byte each) and int 0x21 (2)
   });
 
+  it("a task switch to a TSS with VM set enters v86 mode", () => {
+    const m = runSnippet(`
+      gate 13, gp_monitor, 0x8E
+      mov esi, v86_code
+      mov edi, 0x20000
+      mov ecx, v86_end - v86_code
+      rep movsb
+TSS2 equ 0x6000
+      mov edi, TSS2
+      mov ecx, 26
+      xor eax, eax
+      rep stosd
+      mov dword [TSS2 + 4], 0x70000       ; ESP0
+      mov dword [TSS2 + 8], DATA0         ; SS0
+      mov dword [TSS2 + 32], 0            ; IP
+      mov dword [TSS2 + 36], 0x20002      ; EFLAGS: VM
+      mov dword [TSS2 + 56], 0x1000       ; SP
+      mov dword [TSS2 + 72], 0x2000       ; ES
+      mov dword [TSS2 + 76], 0x2000       ; CS
+      mov dword [TSS2 + 80], 0x3000       ; SS
+      mov dword [TSS2 + 84], 0x2000       ; DS
+      mov word [TSS2 + 102], 0x68
+      descriptor 0x40, TSS2, 0x67, 0x89, 0
+      jmp 0x40:0
+    gp_monitor:
+      mov ax, DATA0
+      mov ds, ax
+      mov ecx, [esp + 4]        ; IP
+      mov edx, [esp + 8]        ; CS
+      hlt
+    v86_code:
+      bits 16
+      mov ax, ds
+      mov [0x40], ax
+      cli
+      bits 32
+    v86_end:
+    `);
+    expect(m.u16(0x20040)).toBe(0x2000);
+    expect(m.edx).toBe(0x2000);
+    expect(m.ecx).toBe(5);
+  });
+
   it("IN and OUT in v86 mode consult the I/O bitmap, not IOPL", () => {
     const m = runSnippet(`
       or byte [TSS + 0x68 + (0x70 >> 3)], 1 << (0x70 & 7)

@@ -197,6 +197,30 @@ describe("segment limits and types", () => {
     expect(m.cpu.exitVector()).toBe(13);
   });
 
+  it("with CR0.AM and EFLAGS.AC, a misaligned access at CPL 3 raises #AC(0); at CPL 0 it does not", () => {
+    const m = runSnippet(`
+      mov eax, cr0
+      or eax, 1 << 18           ; AM
+      mov cr0, eax
+      mov eax, [0x501]          ; CPL 0: no check
+      push dword DATA3
+      push dword STACK_TOP - 0x1000
+      push dword 0x40002        ; AC
+      push dword CODE3
+      push dword user
+      iretd
+    user:
+      mov ax, DATA3
+      mov ds, ax
+      mov eax, [0x504]          ; aligned
+      fault: mov eax, [0x502]
+      hlt
+    `, { exceptionExits: 1 << 17 });
+    expect(m.cpu.exitVector()).toBe(17);
+    expect(m.cpu.exitErrorCode()).toBe(0);
+    expect(m.eip).toBe(m.sym("fault"));
+  });
+
   it("MOV to CS is #UD", () => {
     const m = runSnippet(`
       mov ax, CODE0
