@@ -395,6 +395,32 @@ function writeSized(linear: u32, v: u32, size: u32, access: i32): void {
 }
 
 /** RET far, with `imm` bytes of parameters to release (SDM Vol. 2A "RET"). */
+/**
+ * The checks RETF and IRET make on the code segment they return to (SDM
+ * Vol. 2A RET and IRET, "RETURN-TO-... PRIVILEGE-LEVEL"): not null, a code
+ * segment, RPL not inside the current level, DPL equal to RPL (or, when
+ * conforming, not above it), present. Leaves the descriptor in descLo/descHi.
+ */
+function readReturnCode(sel: u32, level: u32): bool {
+  if ((sel & 0xfffc) == 0) {
+    raise(EXC_GP, 0);
+    return false;
+  }
+  if (!readDescriptor(sel, EXC_GP, 0)) return false;
+  const rpl = sel & 3;
+  const type = descType(descHi);
+  const dpl = descDpl(descHi);
+  if ((type & 0x18) != 0x18 || rpl < level || ((type & 4) != 0 ? dpl > rpl : dpl != rpl)) {
+    raise(EXC_GP, sel & 0xfffc);
+    return false;
+  }
+  if (!descPresent(descHi)) {
+    raise(EXC_NP, sel & 0xfffc);
+    return false;
+  }
+  return true;
+}
+
 export function farReturn(imm: u32): bool {
   const size: u32 = opSize32 ? 4 : 2;
   const sz: u32 = opSize32 ? 2 : 1;
@@ -407,23 +433,9 @@ export function farReturn(imm: u32): bool {
     setStackTop(stackOffset(stackTop(), 2 * size + imm));
     return true;
   }
-  if ((sel & 0xfffc) == 0) {
-    raise(EXC_GP, 0);
-    return false;
-  }
-  if (!readDescriptor(sel, EXC_GP, 0)) return false;
   const level = cpl();
+  if (!readReturnCode(sel, level)) return false;
   const rpl = sel & 3;
-  const type = descType(descHi);
-  const dpl = descDpl(descHi);
-  if ((type & 0x18) != 0x18 || rpl < level || ((type & 4) != 0 ? dpl > rpl : dpl != rpl)) {
-    raise(EXC_GP, sel & 0xfffc);
-    return false;
-  }
-  if (!descPresent(descHi)) {
-    raise(EXC_NP, sel & 0xfffc);
-    return false;
-  }
   const csLo = descLo;
   const csHi = descHi;
   const csAddr = descAddr;
@@ -524,22 +536,8 @@ export function interruptReturn(returnEip: u32): bool {
   const level = cpl();
   if (opSize32 && (newFlags & FLAG_VM) != 0 && level == 0) return returnToV86(offset, sel, newFlags);
 
-  if ((sel & 0xfffc) == 0) {
-    raise(EXC_GP, 0);
-    return false;
-  }
-  if (!readDescriptor(sel, EXC_GP, 0)) return false;
+  if (!readReturnCode(sel, level)) return false;
   const rpl = sel & 3;
-  const type = descType(descHi);
-  const dpl = descDpl(descHi);
-  if ((type & 0x18) != 0x18 || rpl < level || ((type & 4) != 0 ? dpl > rpl : dpl != rpl)) {
-    raise(EXC_GP, sel & 0xfffc);
-    return false;
-  }
-  if (!descPresent(descHi)) {
-    raise(EXC_NP, sel & 0xfffc);
-    return false;
-  }
   const csLo = descLo;
   const csHi = descHi;
   const csAddr = descAddr;
