@@ -50,38 +50,50 @@ import { ACCESS_WRITE, TLB_PAGE, TLB_DIRECT_READ, TLB_DIRECT_WRITE, tlbSlot, tra
   return TLB_DIRECT_WRITE | (<u32>1 << (access | ACCESS_WRITE));
 }
 
-export function readLinear8(linear: u32, access: i32): u32 {
+// The fast paths below are inlined into each caller; what misses calls out.
+
+// @ts-ignore: decorator
+@inline export function readLinear8(linear: u32, access: i32): u32 {
   const slot = tlbSlot(linear);
   if (tlbGrants(slot, linear, readNeed(access))) return <u32>load<u8>(slotHostAddress(slot, linear));
+  return readSlow8(linear, access);
+}
+
+function readSlow8(linear: u32, access: i32): u32 {
   const pa = translate(linear, access);
   if (faulted()) return 0;
   return physRead8(pa);
 }
 
-export function readLinear16(linear: u32, access: i32): u32 {
+// @ts-ignore: decorator
+@inline export function readLinear16(linear: u32, access: i32): u32 {
   const slot = tlbSlot(linear);
   if (tlbGrants(slot, linear + 1, readNeed(access))) return <u32>load<u16>(slotHostAddress(slot, linear));
   return readSlow16(linear, access);
 }
 
-export function readLinear32(linear: u32, access: i32): u32 {
+// @ts-ignore: decorator
+@inline export function readLinear32(linear: u32, access: i32): u32 {
   const slot = tlbSlot(linear);
   if (tlbGrants(slot, linear + 3, readNeed(access))) return load<u32>(slotHostAddress(slot, linear));
   return readSlow32(linear, access);
 }
 
-export function writeLinear8(linear: u32, v: u32, access: i32): void {
+// @ts-ignore: decorator
+@inline export function writeLinear8(linear: u32, v: u32, access: i32): void {
   const slot = tlbSlot(linear);
-  if (tlbGrants(slot, linear, writeNeed(access))) {
-    store<u8>(slotHostAddress(slot, linear), <u8>v);
-    return;
-  }
+  if (tlbGrants(slot, linear, writeNeed(access))) store<u8>(slotHostAddress(slot, linear), <u8>v);
+  else writeSlow8(linear, v, access);
+}
+
+function writeSlow8(linear: u32, v: u32, access: i32): void {
   const pa = translate(linear, access | ACCESS_WRITE);
   if (faulted()) return;
   physWrite8(pa, v);
 }
 
-export function writeLinear16(linear: u32, v: u32, access: i32): void {
+// @ts-ignore: decorator
+@inline export function writeLinear16(linear: u32, v: u32, access: i32): void {
   const slot = tlbSlot(linear);
   if (tlbGrants(slot, linear + 1, writeNeed(access))) {
     store<u16>(slotHostAddress(slot, linear), <u16>v);
@@ -90,7 +102,8 @@ export function writeLinear16(linear: u32, v: u32, access: i32): void {
   writeSlow(linear, v, 2, access | ACCESS_WRITE);
 }
 
-export function writeLinear32(linear: u32, v: u32, access: i32): void {
+// @ts-ignore: decorator
+@inline export function writeLinear32(linear: u32, v: u32, access: i32): void {
   const slot = tlbSlot(linear);
   if (tlbGrants(slot, linear + 3, writeNeed(access))) {
     store<u32>(slotHostAddress(slot, linear), v);

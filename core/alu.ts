@@ -10,7 +10,7 @@
 // count of 1; for larger counts this core computes it by the same formula,
 // which the SDM leaves undefined.
 
-import { FLAG_AF, FLAG_CF, FLAG_OF, STATUS_FLAGS, carry, putFlags, szpFlags, widthMask } from "./flags";
+import { FLAG_AF, FLAG_CF, FLAG_OF, STATUS_FLAGS, carry, putFlags, resultFlags, szpFlags, widthMask } from "./flags";
 import { eflags, reg8, setReg8 } from "./state";
 import { REG_EAX } from "./layout";
 
@@ -85,7 +85,7 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       break;
   }
   // Shifts set SF ZF PF from the result; AF is undefined (left as 0).
-  putFlags(STATUS_FLAGS, cf | (ov << 11) | szpFlags(r, sb));
+  resultFlags(r, sb, cf | (ov << 11));
   return r;
 }
 
@@ -123,7 +123,7 @@ export function doubleShift(left: bool, dst: u32, src: u32, countIn: u32, sb: u3
   }
   r &= mask;
   const ov = ((r ^ dst) >> sb) & 1;
-  putFlags(STATUS_FLAGS, cf | (ov << 11) | szpFlags(r, sb));
+  resultFlags(r, sb, cf | (ov << 11));
   return r;
 }
 

@@ -15,7 +15,7 @@
 // addresses follow Vol. 2A Tables 2-1 (16-bit) and 2-2/2-3 (32-bit): the
 // default segment is SS when the base is BP, EBP or ESP, DS otherwise.
 
-import { ATTR_DB, cpl, eip, reg16, reg32, segAttr, segBase, segLimit } from "./state";
+import { ATTR_DB, clearModeChange, cpl, eip, modeChanged, noteModeChange, reg16, reg32, segAttr, segBase, segLimit } from "./state";
 import { SEG_CS, SEG_DS, SEG_SS } from "./layout";
 import { EXC_GP, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
 import { ACCESS_EXEC, ACCESS_USER, translate } from "./mmu";
@@ -94,20 +94,27 @@ export let rm: u32 = 0;
 export let eaSeg: i32 = SEG_DS;
 export let eaOff: u32 = 0;
 
-// The code page being executed: its linear address and where it is in linear memory.
-let pageLinear: u32 = 1; // never page aligned: nothing cached
-let pageHost: usize = 0;
-let pageUser: i32 = 0;
+// The code page being executed, seen from EIP: the EIPs from fetchLo to
+// fetchLo + fetchSpan - 1 are inside the CS limit and on one page whose
+// bytes are plain memory, the byte of EIP e at fetchBias + e. Valid while
+// CS, CPL and paging stay as they were (invalidateFetch, and the decode
+// refresh after a CS or CPL change).
+let fetchLo: u32 = 0;
+let fetchSpan: u32 = 0;
+let fetchBias: usize = 0;
 // The bytes of this instruction readable without checks: window[0] is the
 // instruction's first byte, bytes from winStart to winEnd are in the page.
 let winBase: usize = 0;
 let winEnd: u32 = 0;
 let winStart: u32 = 0;
+/** A prefix was decoded since the prefix state was last reset. */
+let prefixSeen: bool = true;
 
 /** Forgets the cached code page (paging changed, or the host may have changed anything). */
 export function invalidateFetch(): void {
-  pageLinear = 1;
+  fetchSpan = 0;
   winEnd = 0;
+  noteModeChange();
 }
 
 /**
@@ -123,38 +130,73 @@ let dataAccess: i32 = 0;
   return dataAccess;
 }
 
-/** Starts decoding at CS:EIP. */
-export function beginInstruction(): void {
-  insnEip = eip();
+/**
+ * Starts decoding at CS:EIP. What depends on CS and CPL (the default
+ * sizes, the access kind, the code page) is worked out again only after
+ * they changed (state.ts modeChanged), and the prefix state is reset only
+ * after an instruction had prefixes.
+ */
+// @ts-ignore: decorator
+@inline export function beginInstruction(): void {
+  const at = eip();
+  insnEip = at;
   insnLen = 0;
   eipSet = false;
   retireWork = 0;
-  const attr = segAttr(SEG_CS);
-  code32 = (attr & ATTR_DB) != 0;
+  if (prefixSeen || modeChanged) refreshDecode();
+  winStart = 0;
+  const d = at - fetchLo;
+  if (d < fetchSpan) {
+    winBase = fetchBias + at;
+    const room = fetchSpan - d;
+    winEnd = room < 15 ? room : 15;
+  } else {
+    winEnd = 0;
+  }
+}
+
+function refreshDecode(): void {
+  if (modeChanged) {
+    clearModeChange();
+    code32 = (segAttr(SEG_CS) & ATTR_DB) != 0;
+    dataAccess = cpl() == 3 ? ACCESS_USER : 0;
+    fetchSpan = 0;
+  }
+  prefixSeen = false;
   opSize32 = code32;
   addrSize32 = code32;
   segOverride = -1;
   repPrefix = 0;
   lockPrefix = false;
-  winEnd = 0;
-  const linear = segBase(SEG_CS) + insnEip;
-  const user = cpl() == 3 ? ACCESS_USER : 0;
-  dataAccess = user;
-  if ((linear & ~(<u32>0xfff)) == pageLinear && user == pageUser) openWindow(linear, 0);
 }
 
-/** Lets bytes from `index` on, in the cached page at `linear`, be read directly. */
-// @ts-ignore: decorator
-@inline function openWindow(linear: u32, index: u32): void {
-  const inPage = 0x1000 - (linear & 0xfff);
-  const room = segLimit(SEG_CS) - (insnEip + index); // bytes after this one within the limit
-  let end = index + (room >= 14 ? 15 : room + 1);
-  if (insnEip + index > segLimit(SEG_CS)) end = index;
-  if (index + inPage < end) end = index + inPage;
-  if (end > 15) end = 15;
-  winBase = pageHost + (linear & 0xfff) - index;
+/**
+ * Caches the code page that byte `index` of the instruction was just
+ * fetched from (linear `linear`, the byte at `hostByte` in linear memory)
+ * and lets the rest of the instruction read it directly.
+ */
+function cacheCodePage(linear: u32, hostByte: usize, index: u32): void {
+  const eipAt = insnEip + index; // within the CS limit: fetchSlow checked
+  const pageEip = eipAt - (linear & 0xfff); // the EIP of the page's first byte, mod 2^32
+  let lo: u32;
+  let hi: u64;
+  if (pageEip <= eipAt) {
+    lo = pageEip;
+    hi = <u64>pageEip + 0x1000;
+  } else {
+    // The page starts "before" EIP 0 (a CS base that is not page aligned): keep the part from 0.
+    lo = 0;
+    hi = <u64>(pageEip + 0x1000);
+  }
+  const end = <u64>segLimit(SEG_CS) + 1;
+  if (hi > end) hi = end;
+  fetchLo = lo;
+  fetchSpan = <u32>(hi - <u64>lo);
+  fetchBias = hostByte - eipAt;
+  winBase = fetchBias + insnEip;
   winStart = index;
-  winEnd = end;
+  const room = <u32>(hi - <u64>eipAt);
+  winEnd = room < 15 - index ? index + room : 15;
 }
 
 /** The next instruction byte. On a fault (limit, page, length) it returns 0 with the fault raised. */
@@ -187,10 +229,7 @@ function fetchSlow(): u32 {
   const host = physPagePointer(pa);
   insnLen = i + 1;
   if (host != 0) {
-    pageLinear = linear & ~(<u32>0xfff);
-    pageHost = host;
-    pageUser = user;
-    openWindow(linear, i);
+    cacheCodePage(linear, host + (pa & 0xfff), i);
     return <u32>load<u8>(host + (pa & 0xfff));
   }
   return physRead8(pa);
@@ -242,10 +281,18 @@ const PREFIX_BITS = memory.data<u8>([
 /**
  * Reads the legacy prefixes and returns the first opcode byte. A prefix
  * repeated or redundant is allowed (only the length limit applies); the
- * last segment override and the last of F2/F3 win.
+ * last segment override and the last of F2/F3 win. Most instructions have
+ * none: one table test, and the loop is out of line.
  */
-export function decodePrefixes(): u32 {
-  let b = fetch8();
+// @ts-ignore: decorator
+@inline export function decodePrefixes(): u32 {
+  const b = fetch8();
+  if (!isPrefix(b)) return b;
+  return decodePrefixesFrom(b);
+}
+
+function decodePrefixesFrom(first: u32): u32 {
+  let b = first;
   while (isPrefix(b) && !faulted()) {
     switch (b) {
       case 0x26: segOverride = 0; break;
@@ -262,6 +309,7 @@ export function decodePrefixes(): u32 {
     }
     b = fetch8();
   }
+  prefixSeen = true;
   return b;
 }
 
@@ -272,12 +320,17 @@ export function decodePrefixes(): u32 {
 }
 
 /** Reads ModRM (and SIB and displacement) and computes the memory operand's segment and offset. */
-export function decodeModrm(): void {
+// @ts-ignore: decorator
+@inline export function decodeModrm(): void {
   const m = fetch8();
   mod = m >> 6;
   regf = (m >> 3) & 7;
   rm = m & 7;
-  if (mod == 3) return;
+  if (m < 0xc0) decodeEa();
+}
+
+/** The memory operand of a ModRM byte whose mod is not 3. */
+function decodeEa(): void {
   if (addrSize32) decodeEa32();
   else decodeEa16();
   if (segOverride >= 0) eaSeg = segOverride;

@@ -16,11 +16,11 @@
 
 import { SEG_CS, SEG_DS, SEG_ES, SEG_SS } from "./layout";
 import {
-  CR0_EM, CR0_MP, CR0_TS, FLAG_CF, FLAG_IF, FLAG_IOPL, FLAG_OF, FLAG_RF, FLAG_VM, FLAG_ZF, cpl, cr0, eflags, eip,
-  reg8, reg16, reg32, segLimit, segSelector, setEflags, setReg8, setReg16, setReg32,
+  CR0_EM, CR0_MP, CR0_TS, FLAG_CF, FLAG_IF, FLAG_IOPL, FLAG_OF, FLAG_RF, FLAG_VM, FLAG_ZF, controlFlags, cpl, cr0, eflags, eip,
+  reg8, reg16, reg32, segLimit, segSelector, setControlFlags, setEflags, setReg8, setReg16, setReg32,
 } from "./state";
 import { EXC_DE, EXC_BR, EXC_GP, EXC_NM, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
-import { alu, condition, incDec, logicFlags, putFlags } from "./flags";
+import { alu, condition, incDec, logicFlags, putFlags, restoreFlags, saveFlags } from "./flags";
 import { aad, aam, aaaAas, daa, das, shiftGroup } from "./alu";
 import * as D from "./decode";
 import {
@@ -67,13 +67,15 @@ import { takeEvent, EVENT_EXITED } from "./run";
 }
 
 /** The ModRM r/m operand, read. */
-export function readE(size: u32): u32 {
+// @ts-ignore: decorator
+@inline export function readE(size: u32): u32 {
   if (mod == 3) return getReg(size, rm);
   return readMem(size, eaSeg, eaOff);
 }
 
 /** The ModRM r/m operand, written. */
-export function writeE(size: u32, v: u32): void {
+// @ts-ignore: decorator
+@inline export function writeE(size: u32, v: u32): void {
   if (mod == 3) setReg(size, rm, v);
   else writeMem(size, eaSeg, eaOff, v);
 }
@@ -81,24 +83,33 @@ export function writeE(size: u32, v: u32): void {
 let modifyLinear: u32 = 0;
 
 /** Reads the r/m operand of a read-modify-write; a memory operand is checked for writing first. */
-export function readModify(size: u32): u32 {
+// @ts-ignore: decorator
+@inline export function readModify(size: u32): u32 {
   if (mod == 3) return getReg(size, rm);
+  return readModifyMemory(size);
+}
+
+function readModifyMemory(size: u32): u32 {
   modifyLinear = rmwLinear(size, eaSeg, eaOff);
   if (faulted()) return 0;
+  saveFlags();
   return readRmw(size, modifyLinear);
 }
 
 /**
- * Writes back a read-modify-write operand. `flags` is EFLAGS before the
- * instruction computed its result: restored if the write does not complete.
+ * Writes back a read-modify-write operand. The flags are put back as they
+ * were at readModify if a memory write does not complete (an MMIO store
+ * that exits), since the instruction will run again.
  */
-export function writeModify(size: u32, v: u32, flags: u32): void {
-  if (mod == 3) {
-    setReg(size, rm, v);
-    return;
-  }
+// @ts-ignore: decorator
+@inline export function writeModify(size: u32, v: u32): void {
+  if (mod == 3) setReg(size, rm, v);
+  else writeModifyMemory(size, v);
+}
+
+function writeModifyMemory(size: u32, v: u32): void {
   writeRmw(size, modifyLinear, v);
-  if (faulted()) setEflags(flags);
+  if (faulted()) restoreFlags();
 }
 
 /** #UD for a LOCK prefix unless the operand is memory and `allowed` (the form is lockable). */
@@ -201,8 +212,7 @@ function aluRow(opcode: u32): void {
     }
     const a = readModify(size);
     if (faulted()) return;
-    const flags = eflags();
-    writeModify(size, alu(op, a, getReg(size, regf), sb), flags);
+    writeModify(size, alu(op, a, getReg(size, regf), sb));
     return;
   }
   if (lockFault(false)) return;
@@ -233,8 +243,7 @@ function group1(opcode: u32): void {
   }
   const a = readModify(size);
   if (faulted()) return;
-  const flags = eflags();
-  writeModify(size, alu(op, a, imm, sb), flags);
+  writeModify(size, alu(op, a, imm, sb));
 }
 
 /** C0 C1 D0-D3: shifts and rotates. */
@@ -249,9 +258,8 @@ function group2(opcode: u32): void {
   if (faulted()) return;
   const a = readModify(size);
   if (faulted()) return;
-  const flags = eflags();
   const r = shiftGroup(regf, a, count, signBit(size));
-  if ((count & 31) != 0) writeModify(size, r, flags);
+  if ((count & 31) != 0) writeModify(size, r);
 }
 
 /** F6/F7: TEST NOT NEG MUL IMUL DIV IDIV. */
@@ -275,14 +283,13 @@ function group3(opcode: u32): void {
     case 2: { // NOT
       const a = readModify(size);
       if (faulted()) return;
-      writeModify(size, ~a & ((<u32>2 << sb) - 1), eflags());
+      writeModify(size, ~a & ((<u32>2 << sb) - 1));
       return;
     }
     case 3: { // NEG
       const a = readModify(size);
       if (faulted()) return;
-      const flags = eflags();
-      writeModify(size, alu(5, 0, a, sb), flags);
+      writeModify(size, alu(5, 0, a, sb));
       return;
     }
     default: {
@@ -444,8 +451,7 @@ function group45(opcode: u32): void {
     case 1: {
       const a = readModify(size);
       if (faulted()) return;
-      const flags = eflags();
-      writeModify(size, incDec(a, op == 1, signBit(size)), flags);
+      writeModify(size, incDec(a, op == 1, signBit(size)));
       return;
     }
     case 2: { // CALL near indirect
@@ -664,8 +670,9 @@ function loopFamily(opcode: u32): void {
 
 // ---------------------------------------------------------------- the one-byte map
 
-/** Decodes and executes one instruction at CS:EIP. */
-export function execute(): void {
+/** Decodes and executes one instruction at CS:EIP (inlined into the run loop, its one caller). */
+// @ts-ignore: decorator
+@inline export function execute(): void {
   const opcode = decodePrefixes();
   if (faulted()) return;
   if (lockPrefix && !lockable(opcode)) {
@@ -734,10 +741,9 @@ export function execute(): void {
       const dest = readModify(1);
       if (faulted()) return;
       const src = reg16(regf);
-      const flags = eflags();
       if ((dest & 3) < (src & 3)) {
         putFlags(FLAG_ZF, FLAG_ZF);
-        writeModify(1, (dest & ~3) | (src & 3), flags);
+        writeModify(1, (dest & ~3) | (src & 3));
       } else {
         putFlags(FLAG_ZF, 0);
       }
@@ -799,7 +805,7 @@ export function execute(): void {
       const a = readModify(size);
       if (faulted()) return;
       const b = getReg(size, regf);
-      writeModify(size, b, eflags());
+      writeModify(size, b);
       if (faulted()) return;
       setReg(size, regf, a);
       return;
@@ -1060,8 +1066,8 @@ export function execute(): void {
     case 0xf9: setEflags(eflags() | FLAG_CF); return;
     case 0xfa: setInterruptFlag(false); return;
     case 0xfb: setInterruptFlag(true); return;
-    case 0xfc: setEflags(eflags() & ~(<u32>1 << 10)); return;
-    case 0xfd: setEflags(eflags() | (<u32>1 << 10)); return;
+    case 0xfc: setControlFlags(controlFlags() & ~(<u32>1 << 10)); return;
+    case 0xfd: setControlFlags(controlFlags() | (<u32>1 << 10)); return;
     case 0xfe: case 0xff: group45(opcode); return;
     default:
       raiseNoCode(EXC_UD);

@@ -137,9 +137,8 @@ export function execute0f(): void {
       const size = vsize();
       const dst = readModify(size);
       if (faulted()) return;
-      const flags = eflags();
       const r = doubleShift(opcode < 0xa8, dst, getReg(size, regf), count, signBit(size));
-      if ((count & 31) != 0) writeModify(size, r, flags);
+      if ((count & 31) != 0) writeModify(size, r);
       return;
     }
     case 0xaf: { // IMUL Gv, Ev
@@ -187,14 +186,13 @@ export function execute0f(): void {
       const dst = readModify(size);
       if (faulted()) return;
       const src = getReg(size, regf);
-      const flags = eflags();
       const sum = alu(0, dst, src, signBit(size));
       if (mod == 3) {
         setReg(size, regf, dst);
         setReg(size, rm, sum);
         return;
       }
-      writeModify(size, sum, flags);
+      writeModify(size, sum);
       if (faulted()) return;
       setReg(size, regf, dst);
       return;
@@ -396,15 +394,14 @@ function compareExchange(size: u32): void {
   if (lockFault(true)) return;
   const dst = readModify(size);
   if (faulted()) return;
-  const flags = eflags();
   const acc = getReg(size, 0);
   alu(7, acc, dst, signBit(size));
   if (acc == dst) {
-    writeModify(size, getReg(size, regf), flags);
+    writeModify(size, getReg(size, regf));
     return;
   }
   if (mod != 3) {
-    writeModify(size, dst, flags);
+    writeModify(size, dst);
     if (faulted()) return;
   }
   setReg(size, 0, dst);

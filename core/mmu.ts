@@ -179,7 +179,7 @@ function walk32(linear: u32, access: i32): bool {
     if ((pde & PDE_4M_RESERVED) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
     const kinds = allowedKinds(pde, false);
     if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
-    setEntryBits(pdeAddr, write ? PTE_A | PTE_D : PTE_A);
+    setEntryBits(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
     fillTlb(linear, (pde & 0xffc00000) | (linear & 0x003ff000), kinds, write || (pde & PTE_D) != 0, isGlobal(pde), true);
     return true;
   }
@@ -188,8 +188,8 @@ function walk32(linear: u32, access: i32): bool {
   if ((pte & PTE_P) == 0) return pageFault(linear, access, 0);
   const kinds = allowedKinds(pde & pte, false);
   if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
-  setEntryBits(pdeAddr, PTE_A);
-  setEntryBits(pteAddr, write ? PTE_A | PTE_D : PTE_A);
+  setEntryBits(pdeAddr, pde, PTE_A);
+  setEntryBits(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
   fillTlb(linear, pte & 0xfffff000, kinds, write || (pte & PTE_D) != 0, isGlobal(pte), false);
   return true;
 }
@@ -215,7 +215,7 @@ function walkPae(linear: u32, access: i32): bool {
     if ((pde & PDE_2M_RESERVED) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
     const kinds = allowedKinds(pde, nxe && (pdeHi & PAE_XD_HI) != 0);
     if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
-    setEntryBits(pdeAddr, write ? PTE_A | PTE_D : PTE_A);
+    setEntryBits(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
     fillTlb(linear, (pde & 0xffe00000) | (linear & 0x001ff000), kinds, write || (pde & PTE_D) != 0, isGlobal(pde), true);
     return true;
   }
@@ -227,8 +227,8 @@ function walkPae(linear: u32, access: i32): bool {
   if ((pteHi & reservedHi) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
   const kinds = allowedKinds(pde & pte, nxe && ((pdeHi | pteHi) & PAE_XD_HI) != 0);
   if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
-  setEntryBits(pdeAddr, PTE_A);
-  setEntryBits(pteAddr, write ? PTE_A | PTE_D : PTE_A);
+  setEntryBits(pdeAddr, pde, PTE_A);
+  setEntryBits(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
   fillTlb(linear, pte & 0xfffff000, kinds, write || (pte & PTE_D) != 0, isGlobal(pte), false);
   return true;
 }
@@ -268,15 +268,24 @@ function readEntry(addr: u32): u32 {
   let pa = addr;
   if (load<u32>(A20_ENABLED) == 0) pa &= ~(<u32>1 << 20);
   if (pa >= ramSize || ramSize - pa < 4) return 0xffffffff;
+  // Plain RAM outside the ROM's window at 0xF0000 (physRead32 reads the ROM there).
+  if (pa >= 0x100000 || pa < 0xefffd) return load<u32>(ramBase + pa);
   return physRead32(addr);
 }
 
 /**
- * Sets the A (and D) bits of the entry at `addr` if they are clear. It
- * re-reads the entry, so a table that maps itself (a PDE used as a PTE)
- * keeps both updates. The entry was just read, so it is in RAM.
+ * Sets the A (and D) bits of the entry at `addr` if they are clear; `known`
+ * is the entry as the walk read it. Bits are only ever added, so when
+ * `known` has them the entry still does. Otherwise it re-reads the entry,
+ * so a table that maps itself (a PDE used as a PTE) keeps both updates.
+ * The entry was just read, so it is in RAM.
  */
-function setEntryBits(addr: u32, bits: u32): void {
+// @ts-ignore: decorator
+@inline function setEntryBits(addr: u32, known: u32, bits: u32): void {
+  if ((known & bits) != bits) writeEntryBits(addr, bits);
+}
+
+function writeEntryBits(addr: u32, bits: u32): void {
   const entry = readEntry(addr);
   if ((entry & bits) != bits) physWrite32(addr, entry | bits);
 }

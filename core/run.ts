@@ -27,7 +27,8 @@ import {
   EXIT_HLT, EXIT_INSN_LENGTH, EXIT_REASON, EXIT_SHUTDOWN, EXIT_VECTOR, HALTED, INSN_COUNT, INTERRUPT_SHADOW,
   INTR_PENDING, INTR_VECTOR, REG_DR6, REG_DR7, REG_TSC, RUN_BUDGET, SEG_CS,
 } from "./layout";
-import { FLAG_IF, FLAG_RF, FLAG_TF, eflags, eip, segBase, setEflags, setEip, writeCr2 } from "./state";
+import { FLAG_IF, FLAG_RF, FLAG_TF, controlFlags, eip, segBase, setControlFlags, setEip, writeCr2 } from "./state";
+import { materializeFlags } from "./flags";
 import {
   EXC_DB, EXC_DE, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, FAULT_EXIT, clearFault, faultAddress,
   faultErrorCode, faultHasCode, faultVector, faulted, raiseNoCode,
@@ -175,7 +176,7 @@ export function run(budget: u32): u32 {
   let halted = load<u32>(HALTED) != 0;
   let shadow = load<u32>(INTERRUPT_SHADOW);
   while (left != 0) {
-    if (load<u32>(INTR_PENDING) != 0 && (eflags() & FLAG_IF) != 0 && shadow == 0 && !ioLogBusy()) {
+    if (load<u32>(INTR_PENDING) != 0 && (controlFlags() & FLAG_IF) != 0 && shadow == 0 && !ioLogBusy()) {
       // Acknowledge the interrupt: the host's line drops as the vector is taken.
       const vector = load<u32>(INTR_VECTOR) & 0xff;
       store<u32>(INTR_PENDING, 0);
@@ -195,7 +196,7 @@ export function run(budget: u32): u32 {
       break;
     }
 
-    const flagsBefore = eflags();
+    const flagsBefore = controlFlags();
     beginInstruction();
     ioLogRewind();
     if (codeBreakpoints && (flagsBefore & FLAG_RF) == 0 && codeBreakpointAt(segBase(SEG_CS) + D.insnEip)) {
@@ -232,14 +233,14 @@ export function run(budget: u32): u32 {
     setEip(D.eipSet ? D.nextEip : D.insnEip + D.insnLen);
     retiredPending++;
     left--;
-    const flagsNow = eflags();
+    const flagsNow = controlFlags();
     const work = D.retireWork | ((flagsBefore | flagsNow) & (FLAG_TF | FLAG_RF));
     if ((work | shadow) == 0) continue;
     // Shadows, RF, debug traps, HLT and exits: rare, and all here.
     const shadowBefore = shadow;
     shadow = (work & D.WORK_SHADOW) != 0 ? D.shadowNext : 0;
     if ((shadowBefore | shadow) != 0) store<u32>(INTERRUPT_SHADOW, shadow);
-    if ((flagsNow & FLAG_RF) != 0 && (work & D.WORK_KEEP_RF) == 0) setEflags(flagsNow & ~FLAG_RF);
+    if ((flagsNow & FLAG_RF) != 0 && (work & D.WORK_KEEP_RF) == 0) setControlFlags(flagsNow & ~FLAG_RF);
     let trap = takeDataHits();
     if ((flagsBefore & FLAG_TF) != 0 && (work & D.WORK_EVENT) == 0 && shadowBefore != D.SHADOW_MOV_SS) {
       store<u32>(REG_DR6, load<u32>(REG_DR6) | DR6_BS);
@@ -273,6 +274,7 @@ export function run(budget: u32): u32 {
     }
   }
   syncCounters();
+  materializeFlags();
   store<u32>(RUN_BUDGET, left);
   store<u32>(EXIT_REASON, <u32>reason);
   return <u32>reason;

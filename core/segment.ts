@@ -21,7 +21,7 @@
 import { SEG_CS, SEG_SS, SEG_LDTR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE, REG_GDTR_LIMIT } from "./layout";
 import {
   ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_WRITABLE, CR0_AM, CR0_PE, FLAG_AC, FLAG_VM, cpl, cr0,
-  eflags, segAttr, segBase, segLimit, segSelector, setSegment,
+  controlFlags, eflags, segAttr, segBase, segLimit, segSelector, setSegment,
 } from "./state";
 import { EXC_AC, EXC_GP, EXC_NP, EXC_SS, faulted, raise } from "./fault";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu";
@@ -34,7 +34,7 @@ let alignCheck: bool = false;
 
 /** Recomputes the #AC condition after CR0, EFLAGS or CPL may have changed. */
 export function refreshAlignmentCheck(): void {
-  alignCheck = (cr0() & CR0_AM) != 0 && (eflags() & FLAG_AC) != 0 && cpl() == 3;
+  alignCheck = (cr0() & CR0_AM) != 0 && (controlFlags() & FLAG_AC) != 0 && cpl() == 3;
 }
 
 // @ts-ignore: decorator
@@ -44,13 +44,13 @@ export function refreshAlignmentCheck(): void {
 
 // @ts-ignore: decorator
 @inline export function v86Mode(): bool {
-  return (eflags() & FLAG_VM) != 0;
+  return (controlFlags() & FLAG_VM) != 0;
 }
 
 /** Protected mode outside virtual-8086 mode: where descriptors and privilege apply. */
 // @ts-ignore: decorator
 @inline export function pmNotV86(): bool {
-  return (cr0() & CR0_PE) != 0 && (eflags() & FLAG_VM) == 0;
+  return (cr0() & CR0_PE) != 0 && (controlFlags() & FLAG_VM) == 0;
 }
 
 /** #SS(0) for SS, #GP(0) for the others. */
@@ -62,7 +62,8 @@ function segFault(seg: i32): void {
  * Checks an access of len1 + 1 bytes at `off` through segment register
  * `seg`; raises the fault and returns false when it is not allowed.
  */
-export function segCheck(seg: i32, off: u32, len1: u32, write: bool): bool {
+// @ts-ignore: decorator
+@inline export function segCheck(seg: i32, off: u32, len1: u32, write: bool): bool {
   const attr = segAttr(seg);
   if ((attr & (SEG_ATTR_UNUSABLE | ATTR_EXPAND_DOWN | ATTR_CODE)) == 0 && (!write || (attr & ATTR_WRITABLE) != 0)) {
     const limit = segLimit(seg);
@@ -165,13 +166,15 @@ export function writeMem32(seg: i32, off: u32, v: u32): void {
 }
 
 /** Reads 1, 2 or 4 bytes (size 0, 1, 2 as a power of two). */
-export function readMem(size: u32, seg: i32, off: u32): u32 {
+// @ts-ignore: decorator
+@inline export function readMem(size: u32, seg: i32, off: u32): u32 {
   if (size == 2) return readMem32(seg, off);
   if (size == 1) return readMem16(seg, off);
   return readMem8(seg, off);
 }
 
-export function writeMem(size: u32, seg: i32, off: u32, v: u32): void {
+// @ts-ignore: decorator
+@inline export function writeMem(size: u32, seg: i32, off: u32, v: u32): void {
   if (size == 2) writeMem32(seg, off, v);
   else if (size == 1) writeMem16(seg, off, v);
   else writeMem8(seg, off, v);

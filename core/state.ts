@@ -8,8 +8,9 @@
 
 import {
   REG_EAX, REG_EIP, REG_EFLAGS, REG_CR0, REG_CR2, REG_CR3, REG_CR4, REG_CPL,
-  SEG_BASE, SEG_RECORD_SIZE, SEG_SELECTOR, SEG_BASE_ADDR, SEG_LIMIT, SEG_ATTR,
+  SEG_BASE, SEG_RECORD_SIZE, SEG_SELECTOR, SEG_BASE_ADDR, SEG_LIMIT, SEG_ATTR, SEG_CS,
 } from "./layout";
+import { dropLazyFlags, lazyKind, materializeFlags } from "./flags";
 
 // EFLAGS bits (SDM Vol. 1 3.4.3).
 export const FLAG_CF: u32 = 1 << 0;
@@ -91,14 +92,36 @@ export const CR4_PGE: u32 = 1 << 7;
   store<u32>(REG_EIP, v);
 }
 
+/** EFLAGS, every bit exact: the status flags are worked out first if they are lazy (core/flags.ts). */
 // @ts-ignore: decorator
 @inline export function eflags(): u32 {
+  if (lazyKind != 0) materializeFlags();
+  return load<u32>(REG_EFLAGS);
+}
+
+/**
+ * EFLAGS as stored: exact in every bit but the six status flags (CF PF AF
+ * ZF SF OF), which may be stale while core/flags.ts holds them lazily. For
+ * the control and system bits: TF IF DF IOPL NT RF VM AC ...
+ */
+// @ts-ignore: decorator
+@inline export function controlFlags(): u32 {
   return load<u32>(REG_EFLAGS);
 }
 
 /** Writes EFLAGS as stored; bit 1 always reads 1 (SDM Vol. 1 3.4.3). Callers apply privilege rules. */
 // @ts-ignore: decorator
 @inline export function setEflags(v: u32): void {
+  dropLazyFlags();
+  store<u32>(REG_EFLAGS, v | 2);
+}
+
+/**
+ * Writes control bits of EFLAGS: `v` is controlFlags() with some bits
+ * other than the status flags changed; lazy status flags stay lazy.
+ */
+// @ts-ignore: decorator
+@inline export function setControlFlags(v: u32): void {
   store<u32>(REG_EFLAGS, v | 2);
 }
 
@@ -130,6 +153,24 @@ export const CR4_PGE: u32 = 1 << 7;
 // @ts-ignore: decorator
 @inline export function setCpl(v: u32): void {
   store<u32>(REG_CPL, v);
+  modeChanged = true;
+}
+
+/**
+ * Set when CS or CPL changed: the decoder works out again what it derives
+ * from them (default sizes, the access kind, the cached code page) before
+ * the next instruction (core/decode.ts).
+ */
+export let modeChanged: bool = true;
+
+// @ts-ignore: decorator
+@inline export function noteModeChange(): void {
+  modeChanged = true;
+}
+
+// @ts-ignore: decorator
+@inline export function clearModeChange(): void {
+  modeChanged = false;
 }
 
 // Segment registers: sreg numbers are layout's SEG_ES..SEG_GS, SEG_LDTR, SEG_TR.
@@ -157,6 +198,7 @@ export const CR4_PGE: u32 = 1 << 7;
 }
 
 export function setSegment(sreg: i32, selector: u32, base: u32, limit: u32, attr: u32): void {
+  if (sreg == SEG_CS) modeChanged = true;
   const rec = SEG_BASE + sreg * SEG_RECORD_SIZE;
   store<u32>(rec + SEG_SELECTOR, selector);
   store<u32>(rec + SEG_BASE_ADDR, base);

@@ -13,7 +13,7 @@
 // memory accesses succeeded.
 
 import { REG_ECX, REG_EDI, REG_ESI, SEG_ES } from "./layout";
-import { FLAG_DF, FLAG_ZF, eflags, reg8, reg16, reg32, setReg8, setReg16, setReg32 } from "./state";
+import { FLAG_DF, FLAG_ZF, controlFlags, eflags, reg8, reg16, reg32, setReg8, setReg16, setReg32 } from "./state";
 import { faulted } from "./fault";
 import { alu } from "./flags";
 import { addrSize32, dataSeg, insnEip, jumpTo, opSize32, repPrefix } from "./decode";
@@ -45,7 +45,7 @@ export function stringOp(opcode: u32): void {
     count = indexReg(REG_ECX);
     if (count == 0) return;
   }
-  const step: u32 = (eflags() & FLAG_DF) != 0 ? 0 - bytes : bytes;
+  const step: u32 = (controlFlags() & FLAG_DF) != 0 ? 0 - bytes : bytes;
   const si = indexReg(REG_ESI);
   const di = indexReg(REG_EDI);
   let advanceSi = false;
