@@ -900,13 +900,13 @@ export class Preprocessor {
 
   private expandOnce(tokens: PTok[]): { tokens: PTok[]; expanded: boolean } {
     // A stack of the tokens still to scan, the next one on top.
-    const todo = tokens.slice().reverse();
+    const pending = tokens.slice().reverse();
     const out: PTok[] = [];
     const active = new Map<SMacro, number>();
     let budget = MAX_LINE_TOKENS;
     let expanded = false;
-    while (todo.length > 0) {
-      const t = todo.pop()!;
+    while (pending.length > 0) {
+      const t = pending.pop()!;
       if (t.kind === "end") {
         active.set(t.macro!, active.get(t.macro!)! - 1);
         continue;
@@ -921,7 +921,7 @@ export class Preprocessor {
         out.push(t);
         continue;
       }
-      const call = this.matchSmacro(where.table, where.name, todo, active);
+      const call = this.matchSmacro(where.table, where.name, pending, active);
       if (call === null) {
         if (where.ctx && t.kind === "ctx") {
           out.push({ kind: "id", text: `..@${where.ctx.unique}.${where.name}` });
@@ -937,22 +937,22 @@ export class Preprocessor {
         return { tokens: out, expanded };
       }
       active.set(call.macro, (active.get(call.macro) ?? 0) + 1);
-      todo.push({ kind: "end", text: "", macro: call.macro });
-      for (let i = expansion.length - 1; i >= 0; i--) todo.push(expansion[i]!);
+      pending.push({ kind: "end", text: "", macro: call.macro });
+      for (let i = expansion.length - 1; i >= 0; i--) pending.push(expansion[i]!);
     }
     return { tokens: out, expanded };
   }
 
   /**
    * Which definition of `name` applies at this point of a scan, consuming
-   * its parenthesised arguments from `todo`; null if none (not a macro, only
+   * its parenthesised arguments from `pending`; null if none (not a macro, only
    * defined with other parameter counts, or disabled inside its own
    * expansion).
    */
   private matchSmacro(
     table: Map<string, SMacro[]>,
     name: string,
-    todo: PTok[],
+    pending: PTok[],
     active: Map<SMacro, number>,
   ): { macro: SMacro; args: PTok[][] } | null {
     const defs = this.findSmacros(table, name);
@@ -961,14 +961,14 @@ export class Preprocessor {
     const withParams = defs.filter((m) => m.nparams >= 0);
     const usable = (m: SMacro | undefined): m is SMacro => m !== undefined && !(active.get(m) ?? 0);
     if (withParams.length > 0) {
-      const parsed = peekArgs(todo);
+      const parsed = peekArgs(pending);
       if (parsed !== null) {
         const n = parsed.args.length;
         const m = withParams.find((d) => d.nparams === n || (n === 1 && d.nparams === 0 && parsed.args[0]!.length === 0))
           ?? withParams.find((d) => d.greedy && n >= d.nparams);
         if (m !== undefined) {
           if (!usable(m)) return null;
-          for (const t of todo.splice(todo.length - parsed.consumed)) if (t.kind === "end") active.set(t.macro!, active.get(t.macro!)! - 1);
+          for (const t of pending.splice(pending.length - parsed.consumed)) if (t.kind === "end") active.set(t.macro!, active.get(t.macro!)! - 1);
           let args = m.nparams === 0 ? [] : parsed.args;
           if (m.greedy && args.length > m.nparams) {
             const joined: PTok[] = [];
@@ -1571,20 +1571,20 @@ function splitLines(text: string): string[] {
 
 /** Looks ahead in a scan for `( args )` after a macro name (whitespace and
  * expansion ends may come between); parentheses nest, braces group. */
-function peekArgs(todo: PTok[]): { args: PTok[][]; consumed: number } | null {
-  let k = todo.length - 1;
-  while (k >= 0 && (todo[k]!.kind === "ws" || todo[k]!.kind === "end")) k--;
-  if (k < 0 || todo[k]!.kind !== "op" || todo[k]!.text !== "(") return null;
+function peekArgs(pending: PTok[]): { args: PTok[][]; consumed: number } | null {
+  let k = pending.length - 1;
+  while (k >= 0 && (pending[k]!.kind === "ws" || pending[k]!.kind === "end")) k--;
+  if (k < 0 || pending[k]!.kind !== "op" || pending[k]!.text !== "(") return null;
   const inner: PTok[] = [];
   let depth = 0;
   for (let j = k - 1; j >= 0; j--) {
-    const t = todo[j]!;
+    const t = pending[j]!;
     if (t.kind === "end") continue;
     if (t.kind === "op" && (t.text === "(" || t.text === "{")) depth++;
     if (t.kind === "op" && (t.text === ")" || t.text === "}")) {
       if (depth === 0) {
         if (t.text !== ")") return null;
-        return { args: splitArgs(inner, true), consumed: todo.length - j };
+        return { args: splitArgs(inner, true), consumed: pending.length - j };
       }
       depth--;
     }
