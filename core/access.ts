@@ -50,6 +50,15 @@ import { ACCESS_WRITE, TLB_PAGE, TLB_DIRECT_READ, TLB_DIRECT_WRITE, tlbSlot, tra
   return TLB_DIRECT_WRITE | (<u32>1 << (access | ACCESS_WRITE));
 }
 
+/**
+ * True when a write of len1 + 1 bytes at `linear` goes straight to RAM by
+ * the TLB as it is now, so it cannot fault or leave for the host.
+ */
+// @ts-ignore: decorator
+@inline export function writeIsDirect(linear: u32, len1: u32, access: i32): bool {
+  return tlbGrants(tlbSlot(linear), linear + len1, writeNeed(access));
+}
+
 // The fast paths below are inlined into each caller; what misses calls out.
 
 // @ts-ignore: decorator

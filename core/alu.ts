@@ -10,7 +10,7 @@
 // count of 1; for larger counts this core computes it by the same formula,
 // which the SDM leaves undefined.
 
-import { FLAG_AF, FLAG_CF, FLAG_OF, STATUS_FLAGS, carry, putFlags, resultFlags, szpFlags, widthMask } from "./flags";
+import { FLAG_AF, FLAG_CF, FLAG_OF, STATUS_FLAGS, carry, putCarryOverflow, putFlags, resultFlags, szpFlags, widthMask } from "./flags";
 import { eflags, reg8, setReg8 } from "./state";
 import { REG_EAX } from "./layout";
 
@@ -33,7 +33,7 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       r = n == 0 ? a : ((a << n) | (a >> (w - n))) & mask;
       cf = r & 1;
       ov = ((r >> sb) ^ cf) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      putCarryOverflow(cf | (ov << 11));
       return r;
     }
     case 1: { // ROR
@@ -41,7 +41,7 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       r = n == 0 ? a : ((a >> n) | (a << (w - n))) & mask;
       cf = (r >> sb) & 1;
       ov = ((r >> sb) ^ (r >> (sb - 1))) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      putCarryOverflow(cf | (ov << 11));
       return r;
     }
     case 2: { // RCL
@@ -52,7 +52,7 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       r = <u32>rot & mask;
       cf = <u32>(rot >> w) & 1;
       ov = ((r >> sb) ^ cf) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      putCarryOverflow(cf | (ov << 11));
       return r;
     }
     case 3: { // RCR
@@ -63,7 +63,7 @@ export function shiftGroup(op: u32, a: u32, countIn: u32, sb: u32): u32 {
       r = <u32>rot & mask;
       cf = <u32>(rot >> w) & 1;
       ov = ((r >> sb) ^ (r >> (sb - 1))) & 1;
-      putFlags(FLAG_CF | FLAG_OF, cf | (ov << 11));
+      putCarryOverflow(cf | (ov << 11));
       return r;
     }
     case 5: // SHR

@@ -97,8 +97,8 @@ export let eaOff: u32 = 0;
 // The code page being executed, seen from EIP: the EIPs from fetchLo to
 // fetchLo + fetchSpan - 1 are inside the CS limit and on one page whose
 // bytes are plain memory, the byte of EIP e at fetchBias + e. Valid while
-// CS, CPL and paging stay as they were (invalidateFetch, and the decode
-// refresh after a CS or CPL change).
+// CS base and limit, user-or-supervisor fetches and paging stay as they
+// were (invalidateFetch, and switchCodePage after a CS or CPL change).
 let fetchLo: u32 = 0;
 let fetchSpan: u32 = 0;
 let fetchBias: usize = 0;
@@ -110,9 +110,23 @@ let winStart: u32 = 0;
 /** A prefix was decoded since the prefix state was last reset. */
 let prefixSeen: bool = true;
 
-/** Forgets the cached code page (paging changed, or the host may have changed anything). */
+// The code page of the mode before the last CS or CPL change, kept so that
+// a round trip (INT and IRET between two rings) finds its page again: it
+// holds for the same CS base, CS limit and user-or-supervisor fetches.
+let fetchBase: u32 = 0;
+let fetchLimit: u32 = 0;
+let fetchUser: i32 = 0;
+let otherBase: u32 = 0;
+let otherLimit: u32 = 0;
+let otherUser: i32 = 0;
+let otherLo: u32 = 0;
+let otherSpan: u32 = 0;
+let otherBias: usize = 0;
+
+/** Forgets the cached code pages (paging changed, or the host may have changed anything). */
 export function invalidateFetch(): void {
   fetchSpan = 0;
+  otherSpan = 0;
   winEnd = 0;
   noteModeChange();
 }
@@ -160,7 +174,7 @@ function refreshDecode(): void {
     clearModeChange();
     code32 = (segAttr(SEG_CS) & ATTR_DB) != 0;
     dataAccess = cpl() == 3 ? ACCESS_USER : 0;
-    fetchSpan = 0;
+    switchCodePage(segBase(SEG_CS), segLimit(SEG_CS), dataAccess);
   }
   prefixSeen = false;
   opSize32 = code32;
@@ -168,6 +182,36 @@ function refreshDecode(): void {
   segOverride = -1;
   repPrefix = 0;
   lockPrefix = false;
+}
+
+/**
+ * After a CS or CPL change: keeps the code page of the mode left as the
+ * other one, and takes the other one's if it is of the mode entered.
+ */
+function switchCodePage(base: u32, limit: u32, user: i32): void {
+  if (base == fetchBase && limit == fetchLimit && user == fetchUser) return;
+  const lo = fetchLo;
+  const span = fetchSpan;
+  const bias = fetchBias;
+  const oldBase = fetchBase;
+  const oldLimit = fetchLimit;
+  const oldUser = fetchUser;
+  if (base == otherBase && limit == otherLimit && user == otherUser) {
+    fetchLo = otherLo;
+    fetchSpan = otherSpan;
+    fetchBias = otherBias;
+  } else {
+    fetchSpan = 0;
+  }
+  fetchBase = base;
+  fetchLimit = limit;
+  fetchUser = user;
+  otherBase = oldBase;
+  otherLimit = oldLimit;
+  otherUser = oldUser;
+  otherLo = lo;
+  otherSpan = span;
+  otherBias = bias;
 }
 
 /**
@@ -336,7 +380,8 @@ function decodeEa(): void {
   if (segOverride >= 0) eaSeg = segOverride;
 }
 
-function decodeEa32(): void {
+// @ts-ignore: decorator
+@inline function decodeEa32(): void {
   let off: u32 = 0;
   let seg = SEG_DS;
   if (rm == 4) {

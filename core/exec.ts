@@ -20,12 +20,12 @@ import {
   reg8, reg16, reg32, segLimit, segSelector, setControlFlags, setEflags, setReg8, setReg16, setReg32,
 } from "./state";
 import { EXC_DE, EXC_BR, EXC_GP, EXC_NM, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
-import { alu, condition, incDec, logicFlags, putFlags, restoreFlags, saveFlags } from "./flags";
+import { alu, condition, incDec, logicFlags, putCarryOverflow, putFlags, restoreFlags, saveFlags } from "./flags";
 import { aad, aam, aaaAas, daa, das, shiftGroup } from "./alu";
 import * as D from "./decode";
 import {
   addrSize32, dataSeg, decodeModrm, decodePrefixes, eaOff, eaSeg, fetch8, fetch16, fetchImmV, fetchS8, jumpTo,
-  lockPrefix, mod, opSize32, regf, requireMemory, rm, sequentialEip,
+  lockPrefix, mod, opSize32, regf, requireMemory, rm, sequentialEip, userAccess,
 } from "./decode";
 import {
   loadDataSegment, protectedMode, readMem, readMem8, readMem16, readRmw, rmwLinear, v86Mode, writeMem, writeMem16,
@@ -33,6 +33,7 @@ import {
 } from "./segment";
 import { pop, probePushes, pushV, readStack, setStackTop, stack32, stackOffset, stackTop } from "./stack";
 import { stringOp } from "./string";
+import { writeIsDirect } from "./access";
 import { ioPermitted, portIn, portOut } from "./io";
 import { farCall, farJump, farReturn, interruptReturn } from "./far";
 import { EVENT_ICEBP, EVENT_SOFT_EXCEPTION, EVENT_SOFTWARE } from "./interrupt";
@@ -81,6 +82,8 @@ import { takeEvent, EVENT_EXITED } from "./run";
 }
 
 let modifyLinear: u32 = 0;
+/** The flags were saved for a read-modify-write whose write might not complete. */
+let modifySaved: bool = false;
 
 /** Reads the r/m operand of a read-modify-write; a memory operand is checked for writing first. */
 // @ts-ignore: decorator
@@ -92,7 +95,9 @@ let modifyLinear: u32 = 0;
 function readModifyMemory(size: u32): u32 {
   modifyLinear = rmwLinear(size, eaSeg, eaOff);
   if (faulted()) return 0;
-  saveFlags();
+  // A write the TLB sends straight to RAM completes: nothing to put back then.
+  modifySaved = !writeIsDirect(modifyLinear, (<u32>1 << size) - 1, userAccess());
+  if (modifySaved) saveFlags();
   return readRmw(size, modifyLinear);
 }
 
@@ -109,7 +114,7 @@ function readModifyMemory(size: u32): u32 {
 
 function writeModifyMemory(size: u32, v: u32): void {
   writeRmw(size, modifyLinear, v);
-  if (faulted()) restoreFlags();
+  if (modifySaved && faulted()) restoreFlags();
 }
 
 /** #UD for a LOCK prefix unless the operand is memory and `allowed` (the form is lockable). */
@@ -200,6 +205,14 @@ function aluRow(opcode: u32): void {
   const size: u32 = (form & 1) == 0 ? 0 : vsize();
   decodeModrm();
   if (faulted()) return;
+  if (mod == 3 && size == 2 && !lockPrefix) {
+    // Register to register, 32 bits: the common case, without the size and operand dispatch.
+    const dst = form < 2 ? rm : regf;
+    const src = form < 2 ? regf : rm;
+    const r = alu(op, reg32(dst), reg32(src), 31);
+    if (op != 7) setReg32(dst, r);
+    return;
+  }
   const sb = signBit(size);
   if (form < 2) {
     // r/m is the destination.
@@ -233,6 +246,11 @@ function group1(opcode: u32): void {
   else imm = fetch8();
   if (faulted()) return;
   const op = regf;
+  if (mod == 3 && size == 2 && !lockPrefix) {
+    const r = alu(op, reg32(rm), imm, 31);
+    if (op != 7) setReg32(rm, r);
+    return;
+  }
   if (lockFault(op != 7)) return;
   const sb = signBit(size);
   if (op == 7) {
@@ -420,7 +438,7 @@ function multiplyDivide(op: u32, size: u32, src: u32): void {
 /** CF and OF after a multiplication: set when the result needs the upper half. SF ZF AF PF are undefined and kept. */
 // @ts-ignore: decorator
 @inline export function overflowFlags(overflow: bool): void {
-  putFlags(FLAG_CF | FLAG_OF, overflow ? FLAG_CF | FLAG_OF : 0);
+  putCarryOverflow(overflow ? FLAG_CF | FLAG_OF : 0);
 }
 
 /** Two- and three-operand IMUL: dest = src * imm, truncated; CF = OF = the product did not fit. */

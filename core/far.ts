@@ -40,7 +40,6 @@ function enterCode(sel: u32, lo: u32, hi: u32, addr: u32, level: u32, offset: u3
   loadCache(SEG_CS, (sel & 0xfffc) | level, lo, markAccessed(addr, hi));
   setCpl(level);
   setEip(offset);
-  invalidateFetch();
   refreshAlignmentCheck();
 }
 

@@ -14,6 +14,8 @@
 // width, operands and result) in a few globals, and most flags are never
 // read before the next operation replaces them. A condition reads the one
 // flag it tests from the record (ZF is "result is zero" for every kind).
+// IMUL, MUL and the rotates write only CF and OF: their record keeps the
+// one before it underneath (LAZY_CF_OF), so they need not work it out.
 // Everything else that reads EFLAGS calls state.ts `eflags()`, which first
 // works the record out into the state block (`materializeFlags`); writing
 // EFLAGS drops the record. run() materializes before it returns, so the
@@ -36,12 +38,25 @@ export const LAZY_INC: u32 = 3;
 export const LAZY_DEC: u32 = 4;
 /** Logic ops and shifts: SF ZF PF from lazyR; lazyB holds CF, OF and AF as they are in EFLAGS. */
 export const LAZY_RESULT: u32 = 5;
+/**
+ * Multiplies and rotates, which write only CF and OF: lazyB holds them as
+ * they are in EFLAGS, and the other four are those of the record kept in
+ * prev* (or of EFLAGS when prevKind is LAZY_NONE). lazyR stays zero exactly
+ * when ZF is set, so a condition on ZF reads it as for every other kind.
+ */
+export const LAZY_CF_OF: u32 = 6;
 
 export let lazyKind: u32 = LAZY_NONE;
 let lazySb: u32 = 31;
 let lazyA: u32 = 0;
 let lazyB: u32 = 0;
 let lazyR: u32 = 0;
+// The record under a LAZY_CF_OF one.
+let prevKind: u32 = LAZY_NONE;
+let prevSb: u32 = 31;
+let prevA: u32 = 0;
+let prevB: u32 = 0;
+let prevR: u32 = 0;
 
 // @ts-ignore: decorator
 @inline export function dropLazyFlags(): void {
@@ -59,11 +74,16 @@ let lazyR: u32 = 0;
 
 /** The status flags the lazy record stands for (lazyKind is not LAZY_NONE). */
 function lazyStatus(): u32 {
-  const a = lazyA;
-  const b = lazyB;
-  const r = lazyR;
-  const sb = lazySb;
-  switch (lazyKind) {
+  if (lazyKind == LAZY_CF_OF) {
+    const under = prevKind == LAZY_NONE ? controlFlags() : recordStatus(prevKind, prevA, prevB, prevR, prevSb);
+    return (under & (STATUS_FLAGS & ~(FLAG_CF | FLAG_OF))) | lazyB;
+  }
+  return recordStatus(lazyKind, lazyA, lazyB, lazyR, lazySb);
+}
+
+/** The status flags of a record of kind LAZY_ADD..LAZY_RESULT. */
+function recordStatus(kind: u32, a: u32, b: u32, r: u32, sb: u32): u32 {
+  switch (kind) {
     case LAZY_ADD: return addFlags(a, b, r, sb);
     case LAZY_SUB: return subFlags(a, b, r, sb);
     case LAZY_INC: return (addFlags(a, 1, r, sb) & ~FLAG_CF) | b;
@@ -80,6 +100,28 @@ export function materializeFlags(): void {
   setControlFlags((controlFlags() & ~STATUS_FLAGS) | f);
 }
 
+/**
+ * Replaces CF and OF with `bits` (FLAG_CF and FLAG_OF as in EFLAGS) and
+ * keeps the other status flags, without working them out: the current
+ * record moves under a LAZY_CF_OF one.
+ */
+export function putCarryOverflow(bits: u32): void {
+  const kind = lazyKind;
+  if (kind != LAZY_CF_OF) {
+    if (kind == LAZY_NONE) {
+      lazyR = (controlFlags() & FLAG_ZF) != 0 ? 0 : 1;
+    } else {
+      prevA = lazyA;
+      prevB = lazyB;
+      prevR = lazyR;
+      prevSb = lazySb;
+    }
+    prevKind = kind;
+    lazyKind = LAZY_CF_OF;
+  }
+  lazyB = bits;
+}
+
 // Saved across a read-modify-write whose write may not complete (core/exec.ts writeModify).
 let savedKind: u32 = 0;
 let savedSb: u32 = 0;
@@ -87,6 +129,11 @@ let savedA: u32 = 0;
 let savedB: u32 = 0;
 let savedR: u32 = 0;
 let savedEflags: u32 = 0;
+let savedPrevKind: u32 = 0;
+let savedPrevSb: u32 = 0;
+let savedPrevA: u32 = 0;
+let savedPrevB: u32 = 0;
+let savedPrevR: u32 = 0;
 
 /** Remembers the flags as they are, record and all. */
 export function saveFlags(): void {
@@ -96,12 +143,24 @@ export function saveFlags(): void {
   savedB = lazyB;
   savedR = lazyR;
   savedEflags = controlFlags();
+  if (lazyKind != LAZY_CF_OF) return;
+  savedPrevKind = prevKind;
+  savedPrevSb = prevSb;
+  savedPrevA = prevA;
+  savedPrevB = prevB;
+  savedPrevR = prevR;
 }
 
 /** Puts back the flags `saveFlags` remembered. */
 export function restoreFlags(): void {
   setControlFlags(savedEflags);
   record(savedKind, savedA, savedB, savedR, savedSb);
+  if (savedKind != LAZY_CF_OF) return;
+  prevKind = savedPrevKind;
+  prevSb = savedPrevSb;
+  prevA = savedPrevA;
+  prevB = savedPrevB;
+  prevR = savedPrevR;
 }
 
 /** CF PF AF ZF SF OF. */

@@ -35,7 +35,6 @@ import {
 } from "./segment";
 import { probePushPages, stack32, stackTop } from "./stack";
 import { TASK_INT, switchTask } from "./task";
-import { invalidateFetch } from "./decode";
 
 /** Kinds of event, as the SDM distinguishes them for checks and error codes. */
 export const EVENT_EXTERNAL: i32 = 0; // INTR from the host
@@ -347,7 +346,6 @@ function enterHandler(csSel: u32, csLo: u32, csHi: u32, csAddr: u32, level: u32,
   let f = flags & ~(FLAG_TF | FLAG_VM | FLAG_RF | FLAG_NT);
   if (!trapGate) f &= ~FLAG_IF;
   setEflags(f);
-  invalidateFetch();
   refreshAlignmentCheck();
 }
 

@@ -98,6 +98,16 @@ export function probePushes(count: u32, size: u32): bool {
  * `access` is ACCESS_USER or 0: the privilege of the pushes.
  */
 export function probePushPages(base: u32, top: u32, big: bool, size: u32, count: u32, access: i32): bool {
+  const bytes = count * size;
+  if (big && top >= bytes) {
+    // Most frames lie on one page, which one translation decides for every push.
+    const last = base + top - 1;
+    const first = last - (bytes - 1);
+    if (first <= last && ((first ^ last) & ~(<u32>0xfff)) == 0) {
+      translate(base + top - size, access | ACCESS_WRITE);
+      return !faulted();
+    }
+  }
   let at = top;
   for (let i: u32 = 0; i < count; i++) {
     at = big ? at - size : (at - size) & 0xffff;

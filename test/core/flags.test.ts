@@ -7,8 +7,9 @@
 // at the end of a run; these tests check the lazy readers inside a run
 // against the same sequence with the record forced out after every
 // instruction (PUSHFD; POPFD reads EFLAGS whole and writes it back):
-// all sixteen SETcc conditions, and the CF that ADC, SBB, RCL, INC and DEC
-// take from whatever operation came before.
+// all sixteen SETcc conditions, the CF that ADC, SBB, RCL, INC and DEC
+// take from whatever operation came before, and the SF ZF PF AF that
+// IMUL, MUL and the rotates keep (they write only CF and OF).
 
 import { describe, expect, it } from "vitest";
 import { runSnippet } from "../support/snippet.js";
@@ -22,7 +23,12 @@ const OPS = [
   "rol eax, 1", "rcl eax, 1", "shld eax, ebx, 4",
   "add ax, bx", "sub ax, bx", "adc ax, bx", "inc ax", "dec ax", "shl ax, 1", "sar ax, 1",
   "add al, bl", "sub al, bl", "sbb al, bl", "cmp al, bl", "inc al", "dec al", "and al, bl", "shr al, 1",
+  "ror eax, 1", "ror eax, 7", "rcr eax, 1", "rol ax, 3", "imul eax, ebx", "imul eax, ebx, 3", "imul ax, bx",
+  "imul ebx", "mul ebx", "mul bl",
 ];
+
+/** Operations that write only CF and OF, run first: the flags they keep come from the record before them. */
+const CARRY_OVERFLOW_FIRSTS = ["imul eax, ebx", "ror eax, 1", "mul ebx"];
 
 const CONDITIONS = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
 
@@ -47,6 +53,7 @@ describe("lazy flags", () => {
         for (const b of [0, 1, 0x80, 0xffffffff]) {
           cases.push([a, b, b & 1 ? "cmp eax, ebx" : "add eax, ebx", second]);
         }
+        for (const first of CARRY_OVERFLOW_FIRSTS) cases.push([a, 0x80, `test eax, 0x81\n ${first}`, second]);
       }
     }
     const lazy = runSnippet(program(cases, false), { budget: 10_000_000, ram: 8 << 20 });
