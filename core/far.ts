@@ -102,6 +102,26 @@ function farToTask(sel: u32, source: i32, returnEip: u32): bool {
   return true;
 }
 
+/**
+ * A far JMP or CALL straight to a code segment (no gate) stays at the
+ * current level (SDM Vol. 2A JMP/CALL, "CONFORMING-CODE-SEGMENT" and
+ * "NONCONFORMING-CODE-SEGMENT"): conforming code needs DPL <= CPL,
+ * non-conforming code RPL <= CPL and DPL = CPL; and it must be present.
+ * The descriptor was read into descLo/descHi by the caller.
+ */
+function checkDirectCode(sel: u32, type: u32, level: u32): bool {
+  const dpl = descDpl(descHi);
+  if ((type & 4) != 0 ? dpl > level : ((sel & 3) > level || dpl != level)) {
+    raise(EXC_GP, sel & 0xfffc);
+    return false;
+  }
+  if (!descPresent(descHi)) {
+    raise(EXC_NP, sel & 0xfffc);
+    return false;
+  }
+  return true;
+}
+
 /** JMP ptr16:16/32 and JMP m16:16/32 (SDM Vol. 2A "JMP"). */
 export function farJump(sel: u32, offset: u32, returnEip: u32): bool {
   sel &= 0xffff;
@@ -115,15 +135,7 @@ export function farJump(sel: u32, offset: u32, returnEip: u32): bool {
   const level = cpl();
   const type = descType(descHi);
   if ((type & 0x18) == 0x18) {
-    const dpl = descDpl(descHi);
-    if ((type & 4) != 0 ? dpl > level : ((sel & 3) > level || dpl != level)) {
-      raise(EXC_GP, sel & 0xfffc);
-      return false;
-    }
-    if (!descPresent(descHi)) {
-      raise(EXC_NP, sel & 0xfffc);
-      return false;
-    }
+    if (!checkDirectCode(sel, type, level)) return false;
     if (offset > descLimit(descLo, descHi)) {
       raise(EXC_GP, 0);
       return false;
@@ -199,15 +211,7 @@ export function farCall(sel: u32, offset: u32, returnEip: u32): bool {
   const level = cpl();
   const type = descType(descHi);
   if ((type & 0x18) == 0x18) {
-    const dpl = descDpl(descHi);
-    if ((type & 4) != 0 ? dpl > level : ((sel & 3) > level || dpl != level)) {
-      raise(EXC_GP, sel & 0xfffc);
-      return false;
-    }
-    if (!descPresent(descHi)) {
-      raise(EXC_NP, sel & 0xfffc);
-      return false;
-    }
+    if (!checkDirectCode(sel, type, level)) return false;
     const lo = descLo;
     const hi = descHi;
     const addr = descAddr;
