@@ -90,16 +90,7 @@ function farToTask(sel: u32, source: i32, returnEip: u32): bool {
       return false;
     }
   }
-  if (!descPresent(descHi)) {
-    raise(EXC_NP, tssSel & 0xfffc);
-    return false;
-  }
-  if (!switchTask(tssSel, descLo, descHi, source, returnEip, 0)) return false;
-  if (eip() > segLimit(SEG_CS)) {
-    raise(EXC_GP, 0);
-    return false;
-  }
-  return true;
+  return enterTask(tssSel, source, returnEip);
 }
 
 /**
@@ -627,6 +618,24 @@ function returnToV86(offset: u32, cs: u32, f: u32): bool {
   return true;
 }
 
+/**
+ * The last steps of JMP, CALL or IRET into a task whose TSS descriptor is
+ * in descLo/descHi: it must be present (#NP), the switch itself, then the
+ * new EIP checked against the new CS limit (#GP(0), SDM Vol. 3A 7.3 step 13).
+ */
+function enterTask(tssSel: u32, source: i32, returnEip: u32): bool {
+  if (!descPresent(descHi)) {
+    raise(EXC_NP, tssSel & 0xfffc);
+    return false;
+  }
+  if (!switchTask(tssSel, descLo, descHi, source, returnEip, 0)) return false;
+  if (eip() > segLimit(SEG_CS)) {
+    raise(EXC_GP, 0);
+    return false;
+  }
+  return true;
+}
+
 /** IRET with NT set: back to the task in the current TSS's back link (SDM Vol. 2A "IRET", TASK-RETURN). */
 function taskReturn(returnEip: u32): bool {
   const link = readSystem16(segBase(SEG_TR));
@@ -641,15 +650,6 @@ function taskReturn(returnEip: u32): bool {
     raise(EXC_TS, link & 0xfffc);
     return false;
   }
-  if (!descPresent(descHi)) {
-    raise(EXC_NP, link & 0xfffc);
-    return false;
-  }
-  if (!switchTask(link, descLo, descHi, TASK_IRET, returnEip, 0)) return false;
-  if (eip() > segLimit(SEG_CS)) {
-    raise(EXC_GP, 0);
-    return false;
-  }
-  return true;
+  return enterTask(link, TASK_IRET, returnEip);
 }
 
