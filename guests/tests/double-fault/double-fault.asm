@@ -140,20 +140,7 @@ df_handler:
 ; ------------------------------------------------------------------ #DF by task gate
 ; build_df_task: a ring-0 task starting at df_task on its own stack.
 build_df_task:
-        mov     dword [df_tss + tss32.eip], df_task
-        mov     dword [df_tss + tss32.esp], df_stack_top
-        mov     dword [df_tss + tss32.eflags], EFLAGS_FIXED
-        mov     dword [df_tss + tss32.cs], KERNEL_CS
-        mov     eax, KERNEL_DS
-        mov     [df_tss + tss32.ss], eax
-        mov     [df_tss + tss32.ds], eax
-        mov     [df_tss + tss32.es], eax
-        mov     [df_tss + tss32.fs], eax
-        mov     [df_tss + tss32.gs], eax
-        mov     eax, cr3
-        mov     [df_tss + tss32.cr3], eax
-        mov     word [df_tss + tss32.iomap_base], TSS32_SIZE
-        set_segment DF_TSS_SEL, df_tss, TSS32_SIZE - 1, ACCESS_TSS, 0
+        set_task DF_TSS_SEL, df_tss, df_task, df_stack_top
         ret
 
 ; df_task: entered by the task switch with the error code on its stack.

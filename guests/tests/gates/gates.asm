@@ -293,20 +293,7 @@ interrupt_handler:
 ; build_task: a TSS whose saved state starts the task at task_entry in ring
 ; 0 with its own stack, and its descriptor.
 build_task:
-        mov     dword [task_tss + tss32.eip], task_entry
-        mov     dword [task_tss + tss32.esp], task_stack_top
-        mov     dword [task_tss + tss32.eflags], EFLAGS_FIXED
-        mov     dword [task_tss + tss32.cs], KERNEL_CS
-        mov     eax, KERNEL_DS
-        mov     [task_tss + tss32.ss], eax
-        mov     [task_tss + tss32.ds], eax
-        mov     [task_tss + tss32.es], eax
-        mov     [task_tss + tss32.fs], eax
-        mov     [task_tss + tss32.gs], eax
-        mov     eax, cr3
-        mov     [task_tss + tss32.cr3], eax
-        mov     word [task_tss + tss32.iomap_base], TSS32_SIZE
-        set_segment TASK_TSS_SEL, task_tss, TSS32_SIZE - 1, ACCESS_TSS, 0
+        set_task TASK_TSS_SEL, task_tss, task_entry, task_stack_top
         ret
 
 ; task_entry: the task's code. Each switch into the task continues after
