@@ -104,9 +104,9 @@ let fetchSpan: u32 = 0;
 let fetchBias: usize = 0;
 // The bytes of this instruction readable without checks: window[0] is the
 // instruction's first byte, bytes from winStart to winEnd are in the page.
-let winBase: usize = 0;
-let winEnd: u32 = 0;
-let winStart: u32 = 0;
+export let winBase: usize = 0;
+export let winEnd: u32 = 0;
+export let winStart: u32 = 0;
 /** A prefix was decoded since the prefix state was last reset. */
 let prefixSeen: bool = true;
 
@@ -167,6 +167,26 @@ let dataAccess: i32 = 0;
   } else {
     winEnd = 0;
   }
+}
+
+/**
+ * Starts decoding at EIP `at` straight after an instruction that left
+ * CS, CPL and the prefix state as they were (core/icache.ts runs them in
+ * a row): false when `at` is not in the code window, so
+ * `beginInstruction` must start the instruction instead.
+ */
+// @ts-ignore: decorator
+@inline export function continueAt(at: u32): bool {
+  const d = at - fetchLo;
+  if (d >= fetchSpan) return false;
+  insnEip = at;
+  insnLen = 0;
+  eipSet = false;
+  winStart = 0;
+  winBase = fetchBias + at;
+  const room = fetchSpan - d;
+  winEnd = room < 15 ? room : 15;
+  return true;
 }
 
 function refreshDecode(): void {
@@ -440,4 +460,24 @@ function decodeEa16(): void {
     return false;
   }
   return true;
+}
+
+/**
+ * What decoding an instruction of `len` bytes with this ModRM operand
+ * would have left, for an instruction the decoded-instruction cache
+ * (core/icache.ts) runs: the operand helpers of core/exec.ts read it.
+ */
+// @ts-ignore: decorator
+@inline export function setDecoded(len: u32, m: u32, r: u32, seg: i32, off: u32): void {
+  insnLen = len;
+  mod = m;
+  regf = r;
+  eaSeg = seg;
+  eaOff = off;
+}
+
+/** The instruction's length, for one the decoded-instruction cache runs. */
+// @ts-ignore: decorator
+@inline export function setLength(len: u32): void {
+  insnLen = len;
 }

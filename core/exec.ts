@@ -139,7 +139,7 @@ export function branchNear(target: u32): bool {
 }
 
 /** A near CALL: check the target, push the return address, branch. */
-function callNear(target: u32): void {
+export function callNear(target: u32): void {
   if (!opSize32) target &= 0xffff;
   if (target > segLimit(SEG_CS)) {
     raise(EXC_GP, 0);

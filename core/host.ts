@@ -18,6 +18,7 @@
 
 import { clearFault, faulted, faultErrorCode, faultAddress } from "./fault";
 import { attachMemory, physRead8, physWrite8, ramBase, ramSize } from "./memory";
+import { newEpoch } from "./codepages";
 import { readLinear8, readLinear16, readLinear32, writeLinear8, writeLinear16, writeLinear32 } from "./access";
 import {
   ACCESS_WRITE, translate, directHostAddress, pageTouchesMmio, flushTlb, flushTlbAll, flushTlbPage, loadPdptes,
@@ -144,6 +145,8 @@ export function hostWriteVirtual(linear: u32, len: u32, src: usize, access: i32)
 export function hostWritePhysical(pa: u32, len: u32, src: usize): i32 {
   if (<u64>pa + <u64>len > <u64>ramSize || !inWasmMemory(src, len) || len > 0x7fffffff) return -1;
   memory.copy(ramBase + pa, src, len);
+  // The copy may have replaced code that was decoded.
+  newEpoch();
   return <i32>len;
 }
 

@@ -8,6 +8,7 @@
 // state block (core/layout.ts) directly and calls the services of
 // core/host.ts for guest memory and the TLB.
 
+import { forgetCodePages } from "./codepages";
 import {
   STATE_SIZE, REG_EAX, REG_EDX, REG_EIP, REG_EFLAGS, REG_CR0, REG_CR2, REG_CR3, REG_CR4, REG_CPL, REG_DR0, REG_DR6,
   REG_DR7, SEG_CS, SEG_LDTR, SEG_TR, REG_GDTR_BASE, REG_GDTR_LIMIT, REG_IDTR_BASE, REG_IDTR_LIMIT, MACHINE_RAM_BASE,
@@ -43,6 +44,7 @@ export function createMachine(ramBytes: u32): usize {
   store<u32>(MACHINE_RAM_SIZE, ramBytes);
   store<u32>(A20_ENABLED, 1);
   attachMemory();
+  forgetCodePages();
   reset();
   return base;
 }

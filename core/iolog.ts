@@ -27,7 +27,7 @@ import { FAULT_EXIT, faulted, raiseNoCode } from "./fault";
 let logPos: u32 = 0;
 
 /** True while the log may hold entries: saves a load per instruction when it does not. */
-let logInUse: bool = false;
+export let logInUse: bool = false;
 
 /** EXIT_IO or EXIT_MMIO for the access that stopped the instruction. */
 export let exitKind: u32 = 0;

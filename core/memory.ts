@@ -15,6 +15,7 @@ import {
   MMIO_RANGES,
 } from "./layout";
 import { mmioRead, mmioWrite } from "./iolog";
+import { noteWrite } from "./codepages";
 
 /** Cached from the layout block by `attachMemory` so the hot path reads globals. */
 export let ramBase: usize = 0;
@@ -102,13 +103,17 @@ export function physRead32(pa: u32): u32 {
 export function physWrite8(pa: u32, v: u32): void {
   pa &= a20Mask;
   const at = writeAddress(pa);
-  if (at != 0) store<u8>(at, <u8>v);
-  else if (pa >= ramSize && isMmio(pa)) mmioWrite(pa, 1, v & 0xff);
+  if (at != 0) {
+    noteWrite(pa >>> 12);
+    store<u8>(at, <u8>v);
+  } else if (pa >= ramSize && isMmio(pa)) mmioWrite(pa, 1, v & 0xff);
 }
 
 export function physWrite16(pa: u32, v: u32): void {
   pa &= a20Mask;
   if (<u64>pa + 1 < <u64>ramSize && (pa < 0xeffff || pa >= 0x100000 || romSize == 0)) {
+    noteWrite(pa >>> 12);
+    noteWrite((pa + 1) >>> 12);
     store<u16>(ramBase + pa, <u16>v);
     return;
   }
@@ -123,6 +128,8 @@ export function physWrite16(pa: u32, v: u32): void {
 export function physWrite32(pa: u32, v: u32): void {
   pa &= a20Mask;
   if (<u64>pa + 3 < <u64>ramSize && (pa < 0xefffd || pa >= 0x100000 || romSize == 0)) {
+    noteWrite(pa >>> 12);
+    noteWrite((pa + 3) >>> 12);
     store<u32>(ramBase + pa, v);
     return;
   }

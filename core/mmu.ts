@@ -32,6 +32,7 @@ import { MSR_EFER, REG_CR0, REG_CR4, A20_ENABLED, MACHINE_ROM_SIZE, MMIO_COUNT, 
 import { CR0_PG, CR0_WP, CR0_CD, CR0_NW, CR4_PAE, CR4_PSE, CR4_PGE, cr0, cr3, cr4, writeCr3Raw } from "./state";
 import { raisePageFault } from "./fault";
 import { physRead32, physWrite32, ramBase, ramSize } from "./memory";
+import { isCodePage } from "./codepages";
 
 /** Access kinds, OR-ed: a write, from user mode (CPL 3), an instruction fetch. */
 export const ACCESS_READ: i32 = 0;
@@ -315,7 +316,8 @@ function fillTlb(linear: u32, physPage: u32, kinds: u32, dirty: bool, global: bo
   const slot = tlbSlot(linear);
   let tag = (linear & TLB_PAGE) | (dirty ? kinds : kinds & ~WRITE_KINDS);
   const host = directHostAddress(physPage);
-  if (host != 0) tag |= TLB_DIRECT_READ | TLB_DIRECT_WRITE;
+  // A page with cached instructions keeps its writes off the fast path (core/codepages.ts).
+  if (host != 0) tag |= isCodePage(<u32>(host - ramBase) >>> 12) ? TLB_DIRECT_READ : TLB_DIRECT_READ | TLB_DIRECT_WRITE;
   if (global) {
     tag |= TLB_GLOBAL;
     globalsCached = true;
@@ -354,6 +356,19 @@ export function pageTouchesMmio(physPage: u32): bool {
     if (first <= pa + 0xfff && last >= pa) return true;
   }
   return false;
+}
+
+/**
+ * Takes TLB_DIRECT_WRITE from every entry whose page is the 4 KiB of linear
+ * memory at `hostPage`: it just became a code page (core/codepages.ts).
+ */
+export function tlbDropDirectWrites(hostPage: usize): void {
+  for (let slot = tlbTags; slot < tlbTags + (<usize>TLB_ENTRIES << 3); slot += 8) {
+    const tag = load<u32>(slot);
+    if ((tag & TLB_DIRECT_WRITE) != 0 && <usize>((tag & TLB_PAGE) + load<u32>(slot, 4)) == hostPage) {
+      store<u32>(slot, tag & ~TLB_DIRECT_WRITE);
+    }
+  }
 }
 
 /** Drops every non-global translation (MOV CR3, SDM Vol. 3A 4.10.4.1). */

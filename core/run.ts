@@ -34,13 +34,15 @@ import {
   faultErrorCode, faultHasCode, faultVector, faulted, raiseNoCode,
 } from "./fault";
 import {
-  DR6_BS, DR7_GD, codeBreakpointAt, codeBreakpoints, forgetDataHits, refreshBreakpoints, takeDataHits,
+  DR6_BS, DR7_GD, codeBreakpointAt, codeBreakpoints, dataBreakpoints, forgetDataHits, refreshBreakpoints, takeDataHits,
 } from "./debug";
 import * as D from "./decode";
 import { beginInstruction, invalidateFetch } from "./decode";
 import { execute } from "./exec";
+import { runCached, runChain } from "./icache";
+import { newEpoch } from "./codepages";
 import { EVENT_EXCEPTION, EVENT_EXTERNAL, EVENT_ICEBP, EVENT_SOFT_EXCEPTION, deliverEvent } from "./interrupt";
-import { exitKind, ioLogBusy, ioLogClear, ioLogRewind, ioLogTakeInput } from "./iolog";
+import { exitKind, ioLogBusy, ioLogClear, ioLogRewind, ioLogTakeInput, logInUse } from "./iolog";
 import { refreshAlignmentCheck } from "./segment";
 import * as T from "./task";
 
@@ -165,6 +167,8 @@ function trapAfterTaskSwitch(): i32 {
  * exits; returns the exit reason, which is also left in EXIT_REASON.
  */
 export function run(budget: u32): u32 {
+  // The host may have written anything, code included, since the last run.
+  newEpoch();
   invalidateFetch();
   refreshBreakpoints();
   refreshAlignmentCheck();
@@ -201,7 +205,17 @@ export function run(budget: u32): u32 {
     ioLogRewind();
     if (codeBreakpoints && (flagsBefore & FLAG_RF) == 0 && codeBreakpointAt(segBase(SEG_CS) + D.insnEip)) {
       raiseNoCode(EXC_DB);
-    } else {
+    } else if (shadow == 0 && ((flagsBefore & (FLAG_TF | FLAG_RF)) | <u32>codeBreakpoints | <u32>dataBreakpoints | <u32>logInUse) == 0) {
+      // Nothing between instructions needs this loop: run cached ones in a row.
+      const done = runChain(left);
+      if (done != 0) {
+        retiredPending += done;
+        left -= done;
+        if (!faulted()) continue;
+      } else if (!faulted()) {
+        execute();
+      }
+    } else if (!runCached()) {
       execute();
     }
     if (faulted()) {
