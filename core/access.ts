@@ -20,10 +20,16 @@
 //
 // Callers pass the access kind (core/mmu.ts ACCESS_*) and check faulted()
 // after the call; on a fault the value read is meaningless.
+//
+// While the host emulates one instruction with EMULATE_WRITES_TO_HOST, the
+// slow paths hand over to core/emulate.ts, which sends writes to read-only
+// pages to the host and logs the reads made for them. The fast paths never
+// see it: the TLB grants no write to such a page.
 
 import { faulted } from "./fault";
 import { physRead8, physRead16, physRead32, physWrite8, physWrite16, physWrite32 } from "./memory";
 import { ACCESS_WRITE, TLB_PAGE, TLB_DIRECT_READ, TLB_DIRECT_WRITE, tlbSlot, translate } from "./mmu";
+import { readBeforeHostWrite, writeWithHost, writesToHost } from "./emulate";
 
 /**
  * True when the TLB slot `slot` lets this access go straight to RAM: `last`
@@ -69,6 +75,7 @@ import { ACCESS_WRITE, TLB_PAGE, TLB_DIRECT_READ, TLB_DIRECT_WRITE, tlbSlot, tra
 }
 
 function readSlow8(linear: u32, access: i32): u32 {
+  if (writesToHost) return readBeforeHostWrite(linear, 1, access);
   const pa = translate(linear, access);
   if (faulted()) return 0;
   return physRead8(pa);
@@ -96,6 +103,10 @@ function readSlow8(linear: u32, access: i32): u32 {
 }
 
 function writeSlow8(linear: u32, v: u32, access: i32): void {
+  if (writesToHost) {
+    writeWithHost(linear, v, 0, 1, access | ACCESS_WRITE);
+    return;
+  }
   const pa = translate(linear, access | ACCESS_WRITE);
   if (faulted()) return;
   physWrite8(pa, v);
@@ -122,6 +133,7 @@ function writeSlow8(linear: u32, v: u32, access: i32): void {
 }
 
 function readSlow16(linear: u32, access: i32): u32 {
+  if (writesToHost) return readBeforeHostWrite(linear, 2, access);
   const lo = translate(linear, access);
   if (faulted()) return 0;
   if ((linear & 0xfff) != 0xfff) return physRead16(lo);
@@ -131,6 +143,7 @@ function readSlow16(linear: u32, access: i32): u32 {
 }
 
 function readSlow32(linear: u32, access: i32): u32 {
+  if (writesToHost) return readBeforeHostWrite(linear, 4, access);
   const first = translate(linear, access);
   if (faulted()) return 0;
   if ((linear & 0xfff) <= 0xffc) return physRead32(first);
@@ -146,6 +159,10 @@ function readSlow32(linear: u32, access: i32): u32 {
 
 /** A 2- or 4-byte write off the fast path; `access` already has ACCESS_WRITE. */
 function writeSlow(linear: u32, v: u32, size: u32, access: i32): void {
+  if (writesToHost) {
+    writeWithHost(linear, v, 0, size, access);
+    return;
+  }
   const first = translate(linear, access);
   if (faulted()) return;
   if ((linear & 0xfff) <= 0x1000 - size) {

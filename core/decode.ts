@@ -481,3 +481,13 @@ function decodeEa16(): void {
 @inline export function setLength(len: u32): void {
   insnLen = len;
 }
+
+/**
+ * For the trace (core/trace.ts), right after beginInstruction: where the
+ * instruction's first byte is in linear memory when the cached code page
+ * holds it (its bytes up to that page's end or the CS limit, at most 15,
+ * follow it there), else 0 (the first fetch will translate).
+ */
+export function instructionWindow(): usize {
+  return winEnd != 0 ? winBase : 0;
+}

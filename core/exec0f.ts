@@ -14,10 +14,12 @@ import {
 import { EXC_UD, faulted, raiseNoCode } from "./fault";
 import { alu, condition, putFlags } from "./flags";
 import { doubleShift } from "./alu";
+import { cpuidExits, cpuidToHost, writeWithHost, writesToHost } from "./emulate";
+import { ACCESS_WRITE } from "./mmu";
 import * as D from "./decode";
 import {
   addrSize32, decodeModrm, eaOff, eaSeg, fetch8, fetchImmV, jumpTo, mod, opSize32, regf, requireMemory, rm,
-  sequentialEip,
+  sequentialEip, userAccess,
 } from "./decode";
 import { loadDataSegment, readMem, readMem16, readRmw, segCheck, writeMem, writeMem16, writeRmw } from "./segment";
 import { probeWrite, pushV, readStack, setStackTop, stackOffset, stackTop } from "./stack";
@@ -124,7 +126,10 @@ export function execute0f(): void {
     case 0x35: if (sysexit()) jumpTo(eip()); return;
     case 0xa0: pushV(segSelector(SEG_FS)); return;
     case 0xa1: popSegment(SEG_FS); return;
-    case 0xa2: cpuid(); return;
+    case 0xa2: // CPUID, answered by the host while it emulates with EMULATE_CPUID_EXIT (core/emulate.ts)
+      if (cpuidExits) cpuidToHost();
+      else cpuid();
+      return;
     case 0xa8: pushV(segSelector(SEG_GS)); return;
     case 0xa9: popSegment(SEG_GS); return;
     case 0xa3: case 0xab: case 0xb3: case 0xbb: bitTest(opcode); return;
@@ -423,8 +428,7 @@ function compareExchange8b(): void {
   if (faulted()) return;
   const flags = eflags();
   if (lo == reg32(0) && hi == reg32(2)) {
-    writeRmw(2, linear, reg32(3));
-    writeRmw(2, linear + 4, reg32(1));
+    writeQword(linear, reg32(3), reg32(1));
     if (faulted()) {
       setEflags(flags);
       return;
@@ -432,11 +436,23 @@ function compareExchange8b(): void {
     putFlags(FLAG_ZF, FLAG_ZF);
     return;
   }
-  writeRmw(2, linear, lo);
-  writeRmw(2, linear + 4, hi);
+  writeQword(linear, lo, hi);
   if (faulted()) return;
   putFlags(FLAG_ZF, 0);
   setReg32(0, lo);
   setReg32(2, hi);
 }
 
+/**
+ * CMPXCHG8B's store. While writes to read-only pages go to the host
+ * (core/emulate.ts), the qword is one 8-byte write, so the host sees a PAE
+ * entry whole and never validates half of one; otherwise two dword stores.
+ */
+function writeQword(linear: u32, lo: u32, hi: u32): void {
+  if (writesToHost) {
+    writeWithHost(linear, lo, hi, 8, userAccess() | ACCESS_WRITE);
+    return;
+  }
+  writeRmw(2, linear, lo);
+  writeRmw(2, linear + 4, hi);
+}

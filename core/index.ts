@@ -6,7 +6,8 @@
 // FFFF0000, so the first fetch is at the top of 4 GiB, where the ROM is.
 // `run` (core/run.ts) executes from there; the host reads and writes the
 // state block (core/layout.ts) directly and calls the services of
-// core/host.ts for guest memory and the TLB.
+// core/host.ts for guest memory and the TLB, and `hostEmulateOne`
+// (core/emulate.ts) to complete a fault by executing one instruction.
 
 import { forgetCodePages } from "./codepages";
 import {
@@ -104,4 +105,6 @@ export function reset(): void {
 }
 
 export { run } from "./run";
+export { hostEmulateOne } from "./emulate";
+export { traceAllocate } from "./trace";
 export * from "./host";

@@ -6,7 +6,9 @@
 // the port's bytes must be clear, and a bitmap byte beyond the TSS limit
 // counts as set (SDM Vol. 1 19.5, Vol. 3A 20.2.8.1). A refused access is
 // #GP(0). An allowed access leaves the core through core/iolog.ts, since
-// the devices belong to the host.
+// the devices belong to the host. An instruction the host emulates with
+// EMULATE_IO_PERMITTED (core/emulate.ts) skips both checks: the host has
+// decided, as Xen does for a PV kernel whose virtual IOPL allows the port.
 
 import { SEG_TR } from "./layout";
 import { FLAG_VM, cpl, eflags, segAttr, segBase, segLimit } from "./state";
@@ -14,10 +16,11 @@ import { EXC_GP, faulted, raise } from "./fault";
 import { protectedMode, readSystem16 } from "./segment";
 import { ioAccess } from "./iolog";
 import { IO_LOG_INPUT } from "./layout";
+import { ioPermittedByHost } from "./emulate";
 
 /** True when the port access is allowed; raises #GP(0) (or a #PF reading the TSS) when not. */
 export function ioPermitted(port: u32, bytes: u32): bool {
-  if (!protectedMode()) return true;
+  if (!protectedMode() || ioPermittedByHost) return true;
   const flags = eflags();
   if ((flags & FLAG_VM) == 0 && cpl() <= ((flags >> 12) & 3)) return true;
   return bitmapPermits(port, bytes);

@@ -16,10 +16,18 @@
 // makes the same accesses in the same order. If it does not (the host
 // changed the state between the exit and the next run), the first access
 // that disagrees with the log truncates the log there and exits afresh.
+//
+// hostEmulateOne (core/emulate.ts) completes its own exits with the same
+// log: a write the host performs instead of the core, a CPUID the host
+// answers, and the reads of RAM those instructions made, kept so that the
+// second execution reads what the first one did even though the host has
+// written memory in between. A write of 8 bytes (CMPXCHG8B) takes two
+// entries, the second holding its high dword.
 
 import {
   IO_LOG, IO_LOG_AWAITING, IO_LOG_COUNT, IO_LOG_ENTRY_SIZE, IO_LOG_INPUT, IO_LOG_MAX, IO_LOG_MMIO,
-  EXIT_PORT, EXIT_ADDRESS, EXIT_SIZE, EXIT_DIRECTION, EXIT_DATA, EXIT_IO, EXIT_MMIO,
+  IO_LOG_HOST_WRITE, IO_LOG_CPUID, IO_LOG_HIGH, IO_LOG_SIZE, EXIT_PORT, EXIT_ADDRESS, EXIT_SIZE, EXIT_DIRECTION,
+  EXIT_DATA, EXIT_DATA_HIGH, EXIT_IO, EXIT_MMIO, EXIT_CPUID, EXIT_WRITE_INTERCEPT,
 } from "./layout";
 import { FAULT_EXIT, faulted, raiseNoCode } from "./fault";
 
@@ -29,7 +37,7 @@ let logPos: u32 = 0;
 /** True while the log may hold entries: saves a load per instruction when it does not. */
 export let logInUse: bool = false;
 
-/** EXIT_IO or EXIT_MMIO for the access that stopped the instruction. */
+/** EXIT_IO, EXIT_MMIO, EXIT_WRITE_INTERCEPT or EXIT_CPUID for the access that stopped the instruction. */
 export let exitKind: u32 = 0;
 
 /** Starts an instruction (or a REP iteration): its accesses match the log from the first entry. */
@@ -68,19 +76,23 @@ export function ioLogTakeInput(): void {
 }
 
 /**
- * One access the host performs: `where` is a port or a physical address,
- * `kind` the size OR-ed with IO_LOG_INPUT and IO_LOG_MMIO, `data` the value
- * of an output. Returns the input value when the log already holds this
- * access; otherwise records it, fills the exit info and raises FAULT_EXIT
- * (the return value is then meaningless).
+ * One access the host performs: `where` is a port, a physical address or
+ * (IO_LOG_CPUID) a linear one, `kind` the size OR-ed with the IO_LOG_* bits,
+ * `data` the value of an output and `dataHigh` the high dword of an 8-byte
+ * one. Returns the input value when the log already holds this access;
+ * otherwise records it, fills the exit info and raises FAULT_EXIT (the
+ * return value is then meaningless).
  */
-export function ioAccess(where: u32, kind: u32, data: u32): u32 {
+export function ioAccess(where: u32, kind: u32, data: u32, dataHigh: u32 = 0): u32 {
   if (faulted()) return 0;
+  const input = (kind & IO_LOG_INPUT) != 0;
+  const slots: u32 = (kind & IO_LOG_SIZE) == 8 ? 2 : 1;
   const n = load<u32>(IO_LOG_COUNT);
   if (logPos < n) {
     const entry = IO_LOG + logPos * IO_LOG_ENTRY_SIZE;
-    if (load<u32>(entry) == where && load<u32>(entry + 4) == kind && ((kind & IO_LOG_INPUT) != 0 || load<u32>(entry + 8) == data)) {
-      logPos++;
+    if (load<u32>(entry) == where && load<u32>(entry + 4) == kind && (input || load<u32>(entry + 8) == data) &&
+        (slots == 1 || (logPos + 1 < n && load<u32>(entry + IO_LOG_ENTRY_SIZE + 8) == dataHigh))) {
+      logPos += slots;
       return load<u32>(entry + 8);
     }
     store<u32>(IO_LOG_COUNT, logPos);
@@ -89,23 +101,62 @@ export function ioAccess(where: u32, kind: u32, data: u32): u32 {
   // An instruction cannot make more device accesses than the log holds
   // (PUSHA onto an MMIO stack, byte by byte, would be the worst); beyond
   // that the access behaves as open bus rather than exit forever.
-  if (at >= <u32>IO_LOG_MAX) return (kind & IO_LOG_INPUT) != 0 ? 0xffffffff : 0;
+  if (at + slots > <u32>IO_LOG_MAX) return input ? 0xffffffff : 0;
   const entry = IO_LOG + at * IO_LOG_ENTRY_SIZE;
   store<u32>(entry, where);
   store<u32>(entry + 4, kind);
-  store<u32>(entry + 8, (kind & IO_LOG_INPUT) != 0 ? 0 : data);
-  store<u32>(IO_LOG_COUNT, at + 1);
+  store<u32>(entry + 8, input ? 0 : data);
+  if (slots == 2) {
+    store<u32>(entry + IO_LOG_ENTRY_SIZE, where);
+    store<u32>(entry + IO_LOG_ENTRY_SIZE + 4, IO_LOG_HIGH);
+    store<u32>(entry + IO_LOG_ENTRY_SIZE + 8, dataHigh);
+  }
+  store<u32>(IO_LOG_COUNT, at + slots);
   logInUse = true;
-  store<u32>(IO_LOG_AWAITING, (kind & IO_LOG_INPUT) != 0 ? 1 : 0);
+  store<u32>(IO_LOG_AWAITING, input ? 1 : 0);
   const isMmio = (kind & IO_LOG_MMIO) != 0;
-  store<u32>(EXIT_PORT, isMmio ? 0 : where);
-  store<u32>(EXIT_ADDRESS, isMmio ? where : 0);
-  store<u32>(EXIT_SIZE, kind & 7);
-  store<u32>(EXIT_DIRECTION, (kind & IO_LOG_INPUT) != 0 ? 1 : 0);
-  store<u32>(EXIT_DATA, (kind & IO_LOG_INPUT) != 0 ? 0 : data);
-  exitKind = isMmio ? EXIT_MMIO : EXIT_IO;
+  const isWrite = (kind & IO_LOG_HOST_WRITE) != 0;
+  const isCpuid = (kind & IO_LOG_CPUID) != 0;
+  const isPort = !isMmio && !isWrite && !isCpuid;
+  store<u32>(EXIT_PORT, isPort ? where : 0);
+  store<u32>(EXIT_ADDRESS, isMmio || isWrite ? where : 0);
+  store<u32>(EXIT_SIZE, kind & IO_LOG_SIZE);
+  store<u32>(EXIT_DIRECTION, input ? 1 : 0);
+  store<u32>(EXIT_DATA, input ? 0 : data);
+  store<u32>(EXIT_DATA_HIGH, input ? 0 : dataHigh);
+  exitKind = isMmio ? EXIT_MMIO : isWrite ? EXIT_WRITE_INTERCEPT : isCpuid ? EXIT_CPUID : EXIT_IO;
   raiseNoCode(FAULT_EXIT);
   return 0;
+}
+
+/**
+ * A read the core makes itself but must repeat exactly when the instruction
+ * runs again (IO_LOG_RECALL, core/emulate.ts): `value` is what it read now.
+ * Returns the value the log holds for this read when it holds one, else
+ * logs `value` and returns it. Never exits. A log with no room left keeps
+ * nothing, and the read is then made afresh on the next execution.
+ */
+export function ioLogRecall(where: u32, kind: u32, value: u32): u32 {
+  if (faulted()) return value;
+  const n = load<u32>(IO_LOG_COUNT);
+  if (logPos < n) {
+    const entry = IO_LOG + logPos * IO_LOG_ENTRY_SIZE;
+    if (load<u32>(entry) == where && load<u32>(entry + 4) == kind) {
+      logPos++;
+      return load<u32>(entry + 8);
+    }
+    store<u32>(IO_LOG_COUNT, logPos);
+  }
+  const at = load<u32>(IO_LOG_COUNT);
+  if (at >= <u32>IO_LOG_MAX) return value;
+  const entry = IO_LOG + at * IO_LOG_ENTRY_SIZE;
+  store<u32>(entry, where);
+  store<u32>(entry + 4, kind);
+  store<u32>(entry + 8, value);
+  store<u32>(IO_LOG_COUNT, at + 1);
+  logPos = at + 1;
+  logInUse = true;
+  return value;
 }
 
 /** A load from a claimed MMIO range (core/memory.ts). */

@@ -107,7 +107,7 @@ export const EXIT_VECTOR = 0x184;
 export const EXIT_ERROR_CODE = 0x188;
 /** I/O port (EXIT_IO). */
 export const EXIT_PORT = 0x18c;
-/** Access size in bytes: 1, 2 or 4 (EXIT_IO, EXIT_MMIO). */
+/** Access size in bytes: 1, 2 or 4 (EXIT_IO, EXIT_MMIO); 1 to 8 (EXIT_WRITE_INTERCEPT). */
 export const EXIT_SIZE = 0x190;
 /** 0: out / write (data in EXIT_DATA); 1: in / read (the host puts the data in EXIT_DATA before the next run). */
 export const EXIT_DIRECTION = 0x194;
@@ -118,6 +118,10 @@ export const EXIT_ADDRESS = 0x19c;
 export const EXIT_CR = 0x1a0;
 /** Length of the instruction that exited, in bytes. */
 export const EXIT_INSN_LENGTH = 0x1a4;
+/** The high dword of an 8-byte write (EXIT_WRITE_INTERCEPT with EXIT_SIZE 8: CMPXCHG8B); 0 otherwise. */
+export const EXIT_DATA_HIGH = 0x1a8;
+/** The linear address of the write's first byte (EXIT_WRITE_INTERCEPT; EXIT_ADDRESS is its physical address). */
+export const EXIT_LINEAR = 0x1ac;
 
 // Exit reasons returned by run().
 /** The budget is spent; the state is at an instruction boundary. */
@@ -137,6 +141,30 @@ export const EXIT_MMIO = 3;
 export const EXIT_EXCEPTION = 4;
 /** Triple fault: the processor shuts down (SDM Vol. 3A 6.15, interrupt 8). */
 export const EXIT_SHUTDOWN = 5;
+/**
+ * hostEmulateOne with EMULATE_CPUID_EXIT reached CPUID (core/emulate.ts):
+ * nothing has changed, the leaf is in EAX and the subleaf in ECX. The host
+ * writes EAX, EBX, ECX and EDX and calls hostEmulateOne again, which
+ * retires the CPUID with the host's values.
+ */
+export const EXIT_CPUID = 6;
+/**
+ * hostEmulateOne with EMULATE_WRITES_TO_HOST reached a write that the paging
+ * refuses only because the page is read-only (core/emulate.ts): EXIT_ADDRESS
+ * (physical), EXIT_LINEAR, EXIT_SIZE, EXIT_DATA and EXIT_DATA_HIGH say what
+ * it writes. RAM is unchanged; the host writes it (or refuses to) and calls
+ * hostEmulateOne again, which completes the instruction without writing.
+ */
+export const EXIT_WRITE_INTERCEPT = 7;
+
+// hostEmulateOne's flags (core/emulate.ts): what the host lets the one
+// instruction do beyond what the guest's own state allows.
+/** IN, OUT, INS and OUTS skip the IOPL and I/O-bitmap checks and exit as EXIT_IO. */
+export const EMULATE_IO_PERMITTED = 1;
+/** A write refused only for R/W goes to the host (EXIT_WRITE_INTERCEPT) instead of raising #PF. */
+export const EMULATE_WRITES_TO_HOST = 2;
+/** CPUID exits to the host (EXIT_CPUID) instead of answering with the core's CPU model. */
+export const EMULATE_CPUID_EXIT = 4;
 
 // Execution modes and translation sources (DESIGN.md).
 export const EXEC_NATIVE = 0;
@@ -175,7 +203,8 @@ export const MACHINE_ROM_SIZE = 0x20c;
 // is taken while it holds entries. The log is part of the saved state, so
 // a machine saved between the exit and the next run() resumes correctly. A
 // host that completes or abandons the instruction itself (it moved EIP)
-// sets IO_LOG_COUNT to 0 first.
+// sets IO_LOG_COUNT to 0 first. The exits of hostEmulateOne (EXIT_CPUID,
+// EXIT_WRITE_INTERCEPT) are completed through the same log (core/emulate.ts).
 /** Entries in the log for the instruction in progress. */
 export const IO_LOG_COUNT = 0x210;
 /** 1 when the last entry is an input whose value the next run() takes from EXIT_DATA. */
@@ -184,9 +213,20 @@ export const IO_LOG_AWAITING = 0x214;
 export const IO_LOG = 0x220;
 export const IO_LOG_ENTRY_SIZE = 12;
 export const IO_LOG_MAX = 16;
-/** Entry kind: the size in bytes (1, 2, 4) OR-ed with these bits. */
+/** Entry kind: the size in bytes (1, 2, 4; 1 to 8 for IO_LOG_HOST_WRITE) OR-ed with these bits. */
 export const IO_LOG_INPUT = 0x100;
 export const IO_LOG_MMIO = 0x200;
+/** A write the host performs or refuses (EXIT_WRITE_INTERCEPT); `where` is its physical address. */
+export const IO_LOG_HOST_WRITE = 0x400;
+/** The read of a read-modify-write whose write goes to the host: the core read RAM and logs the value, so the
+ * execution after the host's write sees the memory the first one saw (core/emulate.ts). */
+export const IO_LOG_RECALL = 0x800;
+/** A CPUID the host answers (EXIT_CPUID); `where` is the instruction's linear address. */
+export const IO_LOG_CPUID = 0x1000;
+/** The second entry of an 8-byte IO_LOG_HOST_WRITE: its data is the high dword. */
+export const IO_LOG_HIGH = 0x2000;
+/** The size bits of an entry kind. */
+export const IO_LOG_SIZE = 0xf;
 
 /** MMIO ranges the host claims: a count, then up to MMIO_MAX pairs (first, last) of physical addresses. */
 export const MMIO_COUNT = 0x2fc;
@@ -195,6 +235,65 @@ export const MMIO_MAX = 16;
 
 /** Bytes of the architectural state that save/restore copies (everything above is host-side bookkeeping). */
 export const SAVED_STATE_SIZE = 0x400;
+
+// The trace (core/trace.ts): a ring of fixed-size entries in linear memory,
+// one per executed instruction and per event, which the host turns on and
+// reads. Bookkeeping, not architectural state: above SAVED_STATE_SIZE.
+/** What to record (TRACE_INSTRUCTIONS, TRACE_EVENTS); the host writes it, run() reads it when it starts. */
+export const TRACE_ENABLE = 0x440;
+/** Where the ring is in linear memory, and its capacity in entries (a power of two); written by traceAllocate only. */
+export const TRACE_BUFFER = 0x444;
+export const TRACE_CAPACITY = 0x448;
+/** Entries written since the ring was allocated, u64: entry n is at TRACE_BUFFER + (n mod capacity) * TRACE_ENTRY_SIZE. */
+export const TRACE_WRITTEN = 0x450;
+export const TRACE_INSTRUCTIONS = 1;
+export const TRACE_EVENTS = 2;
+/** The smallest and largest rings traceAllocate makes (entries). */
+export const TRACE_MIN_ENTRIES = 16;
+export const TRACE_MAX_ENTRIES = 0x400000;
+
+// A trace entry, TRACE_ENTRY_SIZE bytes, little-endian. Every entry starts
+// with the instruction count (u64: instructions retired before it), its
+// kind (u8), a kind-specific byte, the CS selector (u16) and an EIP (u32).
+// TRACE_INSN, an instruction: EIP is its first byte's; the byte holds its
+// outcome (TRACE_RETIRED, TRACE_FAULTED, or TRACE_STOPPED: it stopped for an
+// I/O or MMIO exit and runs again from its first byte on the next run), bit
+// TRACE_CODE32 (CS.D: 32-bit code) and, in bits 4-7, how many of its bytes
+// were captured (its length but in a case core/trace.ts explains); then its
+// length (u8) and its bytes, zero beyond the length.
+// TRACE_INTERRUPT, an external interrupt taken, and TRACE_EXCEPTION, an
+// exception or software interrupt delivered: EIP is the one the handler
+// returns to, the byte is TRACE_DELIVERED or TRACE_DELIVERY_FAULTED (another
+// event follows: the fault it raised, or #DF); then vector, error code
+// (0xFFFFFFFF: none), the #PF linear address, the kind (core/interrupt.ts
+// EVENT_*: 1 a processor exception, 2 INT n, 3 INT3 or INTO, 4 INT1), u32 each.
+// TRACE_EXIT, run() returning to the host for anything but its budget or a
+// halt: the exit reason, then EXIT_VECTOR and EXIT_ERROR_CODE (EXIT_EXCEPTION)
+// or the port or physical address, size | direction << 8, and data (EXIT_IO,
+// EXIT_MMIO), u32 each. TRACE_HLT: HLT retired; EIP is the one after it.
+export const TRACE_ENTRY_SIZE = 32;
+export const TRACE_COUNT = 0;
+export const TRACE_KIND = 8;
+export const TRACE_STATUS = 9;
+export const TRACE_CS = 10;
+export const TRACE_EIP = 12;
+export const TRACE_LENGTH = 16;
+export const TRACE_BYTES = 17;
+export const TRACE_ARG0 = 16;
+export const TRACE_ARG1 = 20;
+export const TRACE_ARG2 = 24;
+export const TRACE_ARG3 = 28;
+export const TRACE_INSN = 1;
+export const TRACE_INTERRUPT = 2;
+export const TRACE_EXCEPTION = 3;
+export const TRACE_EXIT = 4;
+export const TRACE_HLT = 5;
+export const TRACE_RETIRED = 0;
+export const TRACE_FAULTED = 1;
+export const TRACE_STOPPED = 2;
+export const TRACE_CODE32 = 4;
+export const TRACE_DELIVERED = 0;
+export const TRACE_DELIVERY_FAULTED = 1;
 
 /** Processor signature left in EDX at reset (SDM Vol. 3A 9.1.4): family 6, model 3, stepping 3. */
 export const CPU_SIGNATURE = 0x633;

@@ -27,12 +27,19 @@
 // reads the four L3 entries from memory on each walk as ordinary entries
 // (RW/US/A/D honoured) instead of from the PDPTE registers, and the shadow
 // and hap sources of later issues choose their walk in `walk` below.
+//
+// While the host emulates an instruction with EMULATE_WRITES_TO_HOST
+// (core/emulate.ts), a write refused only because R/W is clear (the U/S
+// check passed) does not fault: the walk completes as the read the access
+// may be, with the A bit set as for a read and no write right in the TLB,
+// and notes the refusal, so the write goes to the host instead of RAM.
 
 import { MSR_EFER, REG_CR0, REG_CR4, A20_ENABLED, MACHINE_ROM_SIZE, MMIO_COUNT, MMIO_RANGES } from "./layout";
 import { CR0_PG, CR0_WP, CR0_CD, CR0_NW, CR4_PAE, CR4_PSE, CR4_PGE, cr0, cr3, cr4, writeCr3Raw } from "./state";
 import { raisePageFault } from "./fault";
 import { physRead32, physWrite32, ramBase, ramSize } from "./memory";
 import { isCodePage } from "./codepages";
+import * as E from "./emulate";
 
 /** Access kinds, OR-ed: a write, from user mode (CPL 3), an instruction fetch. */
 export const ACCESS_READ: i32 = 0;
@@ -175,11 +182,14 @@ function walk32(linear: u32, access: i32): bool {
   const pdeAddr = (cr3() & 0xfffff000) | ((linear >>> 20) & 0xffc);
   const pde = readEntry(pdeAddr);
   if ((pde & PTE_P) == 0) return pageFault(linear, access, 0);
-  const write = (access & ACCESS_WRITE) != 0;
+  let write = (access & ACCESS_WRITE) != 0;
   if ((pde & PTE_PS) != 0 && (cr4() & CR4_PSE) != 0) {
     if ((pde & PDE_4M_RESERVED) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
     const kinds = allowedKinds(pde, false);
-    if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
+    if ((kinds & (<u32>1 << access)) == 0) {
+      if (!writeGoesToHost(pde, access)) return pageFault(linear, access, PF_P);
+      write = false;
+    }
     setEntryBits(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
     fillTlb(linear, (pde & 0xffc00000) | (linear & 0x003ff000), kinds, write || (pde & PTE_D) != 0, isGlobal(pde), true);
     return true;
@@ -188,7 +198,10 @@ function walk32(linear: u32, access: i32): bool {
   const pte = readEntry(pteAddr);
   if ((pte & PTE_P) == 0) return pageFault(linear, access, 0);
   const kinds = allowedKinds(pde & pte, false);
-  if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
+  if ((kinds & (<u32>1 << access)) == 0) {
+    if (!writeGoesToHost(pde & pte, access)) return pageFault(linear, access, PF_P);
+    write = false;
+  }
   setEntryBits(pdeAddr, pde, PTE_A);
   setEntryBits(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
   fillTlb(linear, pte & 0xfffff000, kinds, write || (pte & PTE_D) != 0, isGlobal(pte), false);
@@ -205,7 +218,7 @@ function walkPae(linear: u32, access: i32): bool {
   if ((pdpte & PTE_P) == 0) return pageFault(linear, access, 0);
   const nxe = (efer() & EFER_NXE) != 0;
   const reservedHi = nxe ? PAE_RESERVED_HI : PAE_RESERVED_HI | PAE_XD_HI;
-  const write = (access & ACCESS_WRITE) != 0;
+  let write = (access & ACCESS_WRITE) != 0;
 
   const pdeAddr = (pdpte & 0xfffff000) | ((linear >>> 18) & 0xff8);
   const pde = readEntry(pdeAddr);
@@ -215,7 +228,10 @@ function walkPae(linear: u32, access: i32): bool {
   if ((pde & PTE_PS) != 0) {
     if ((pde & PDE_2M_RESERVED) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
     const kinds = allowedKinds(pde, nxe && (pdeHi & PAE_XD_HI) != 0);
-    if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
+    if ((kinds & (<u32>1 << access)) == 0) {
+      if (!writeGoesToHost(pde, access)) return pageFault(linear, access, PF_P);
+      write = false;
+    }
     setEntryBits(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
     fillTlb(linear, (pde & 0xffe00000) | (linear & 0x001ff000), kinds, write || (pde & PTE_D) != 0, isGlobal(pde), true);
     return true;
@@ -227,7 +243,10 @@ function walkPae(linear: u32, access: i32): bool {
   const pteHi = readEntry(pteAddr + 4);
   if ((pteHi & reservedHi) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
   const kinds = allowedKinds(pde & pte, nxe && ((pdeHi | pteHi) & PAE_XD_HI) != 0);
-  if ((kinds & (<u32>1 << access)) == 0) return pageFault(linear, access, PF_P);
+  if ((kinds & (<u32>1 << access)) == 0) {
+    if (!writeGoesToHost(pde & pte, access)) return pageFault(linear, access, PF_P);
+    write = false;
+  }
   setEntryBits(pdeAddr, pde, PTE_A);
   setEntryBits(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
   fillTlb(linear, pte & 0xfffff000, kinds, write || (pte & PTE_D) != 0, isGlobal(pte), false);
@@ -251,6 +270,20 @@ function allowedKinds(rights: u32, executeDisable: bool): u32 {
   }
   if (executeDisable) kinds &= ~EXEC_KINDS;
   return kinds;
+}
+
+/**
+ * For an access that `rights` (the AND of the entries' R/W and U/S bits)
+ * refused: true when it is a write refused only for R/W — the read of the
+ * same kind would pass, as a supervisor read always does and a user read
+ * does with U/S (SDM Vol. 3A 4.6) — and the host takes such writes
+ * (core/emulate.ts writesToHost). The refusal is noted for the caller.
+ */
+function writeGoesToHost(rights: u32, access: i32): bool {
+  if (!E.writesToHost || (access & ACCESS_WRITE) == 0) return false;
+  if ((access & ACCESS_USER) != 0 && (rights & PTE_US) == 0) return false;
+  E.noteReadOnlyWrite();
+  return true;
 }
 
 /** A leaf entry makes a global translation when its G bit is set and CR4.PGE is on (SDM Vol. 3A 4.10.2.4). */

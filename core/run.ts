@@ -20,14 +20,18 @@
 // the handler would have seen it (EIP at a fault, after a trap).
 //
 // The budget counts retired instructions and delivered events, so a guest
-// whose handlers fault forever still returns to the host.
+// whose handlers fault forever still returns to the host. With the trace on
+// (core/trace.ts), instructions and events are also written to its ring.
 
 import {
   EXCEPTION_EXIT_BITMAP, EXEC_MODE, EXEC_NATIVE, EXIT_ADDRESS, EXIT_BUDGET, EXIT_ERROR_CODE, EXIT_EXCEPTION,
   EXIT_HLT, EXIT_INSN_LENGTH, EXIT_REASON, EXIT_SHUTDOWN, EXIT_VECTOR, HALTED, INSN_COUNT, INTERRUPT_SHADOW,
-  INTR_PENDING, INTR_VECTOR, REG_DR6, REG_DR7, REG_TSC, RUN_BUDGET, SEG_CS,
+  INTR_PENDING, INTR_VECTOR, REG_DR6, REG_DR7, REG_TSC, RUN_BUDGET, SEG_CS, TRACE_DELIVERED, TRACE_DELIVERY_FAULTED,
+  TRACE_EXCEPTION, TRACE_FAULTED, TRACE_INTERRUPT, TRACE_STOPPED,
 } from "./layout";
-import { FLAG_IF, FLAG_RF, FLAG_TF, controlFlags, eip, segBase, setControlFlags, setEip, writeCr2 } from "./state";
+import {
+  FLAG_IF, FLAG_RF, FLAG_TF, controlFlags, cr2, eip, segBase, segSelector, setControlFlags, setEip, writeCr2,
+} from "./state";
 import { materializeFlags } from "./flags";
 import {
   EXC_DB, EXC_DE, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, FAULT_EXIT, clearFault, faultAddress,
@@ -45,6 +49,10 @@ import { EVENT_EXCEPTION, EVENT_EXTERNAL, EVENT_ICEBP, EVENT_SOFT_EXCEPTION, del
 import { exitKind, ioLogBusy, ioLogClear, ioLogRewind, ioLogTakeInput, logInUse } from "./iolog";
 import { refreshAlignmentCheck } from "./segment";
 import * as T from "./task";
+import { emulating } from "./emulate";
+import {
+  finishInstruction, traceDelivery, traceEvents, traceHalt, traceInsns, traceInstruction, traceRefresh, traceRunEnd,
+} from "./trace";
 
 /** takeEvent's outcomes. */
 export const EVENT_DELIVERED: i32 = 0;
@@ -55,16 +63,17 @@ let exitRequest: i32 = -1;
 
 /**
  * Routes an event to its handler. A processor or software exception whose
- * bit is set in EXCEPTION_EXIT_BITMAP exits to the host; anything else is
- * delivered through the IVT or IDT. On a delivery fault, the fault is raised
- * and nothing changed.
+ * bit is set in EXCEPTION_EXIT_BITMAP exits to the host, and so does every
+ * event of an instruction the host emulates (core/emulate.ts), INT n too;
+ * anything else is delivered through the IVT or IDT. On a delivery fault,
+ * the fault is raised and nothing changed.
  */
 export function takeEvent(vector: u32, kind: i32, errorCode: u32, hasCode: bool, returnEip: u32): i32 {
   const exception = kind == EVENT_EXCEPTION || kind == EVENT_SOFT_EXCEPTION || kind == EVENT_ICEBP;
-  if (exception && vector < 32 && ((load<u32>(EXCEPTION_EXIT_BITMAP) >> vector) & 1) != 0) {
+  if ((exception && vector < 32 && ((load<u32>(EXCEPTION_EXIT_BITMAP) >> vector) & 1) != 0) || emulating) {
     store<u32>(EXIT_VECTOR, vector);
     store<u32>(EXIT_ERROR_CODE, hasCode ? errorCode : 0xffffffff);
-    store<u32>(EXIT_ADDRESS, vector == <u32>EXC_PF ? faultAddress : 0);
+    store<u32>(EXIT_ADDRESS, vector == <u32>EXC_PF && kind == EVENT_EXCEPTION ? faultAddress : 0);
     store<u32>(EXIT_INSN_LENGTH, D.insnLen);
     exitRequest = EXIT_EXCEPTION;
     D.requestWork(D.WORK_EXIT);
@@ -74,12 +83,23 @@ export function takeEvent(vector: u32, kind: i32, errorCode: u32, hasCode: bool,
   if (vector == <u32>EXC_DB) store<u32>(REG_DR7, load<u32>(REG_DR7) & ~DR7_GD);
   switch (load<u32>(EXEC_MODE)) {
     case EXEC_NATIVE:
-    default:
+    default: {
       // The event goes to the guest's own IDT. (EXEC_PV and EXEC_HVM run
       // the same way until their issues decide here which events of theirs
       // leave for the host instead.)
-      if (vector == <u32>EXC_PF && kind == EVENT_EXCEPTION) writeCr2(faultAddress);
+      const pageFault = vector == <u32>EXC_PF && kind == EVENT_EXCEPTION;
+      if (pageFault) writeCr2(faultAddress);
+      // The trace names the code the event interrupted: CS before delivery.
+      const cs = traceEvents ? segSelector(SEG_CS) : 0;
       deliverEvent(vector, kind, errorCode, hasCode, returnEip);
+      if (traceEvents) {
+        traceDelivery(
+          kind == EVENT_EXTERNAL ? TRACE_INTERRUPT : TRACE_EXCEPTION, faulted() ? TRACE_DELIVERY_FAULTED : TRACE_DELIVERED,
+          load<u64>(INSN_COUNT) + <u64>retiredPending, cs, returnEip, vector, hasCode ? errorCode : 0xffffffff,
+          pageFault ? cr2() : 0, kind,
+        );
+      }
+    }
   }
   return EVENT_DELIVERED;
 }
@@ -173,6 +193,7 @@ export function run(budget: u32): u32 {
   refreshBreakpoints();
   refreshAlignmentCheck();
   ioLogTakeInput();
+  traceRefresh();
   clearFault();
   exitRequest = -1;
   let left = budget;
@@ -201,11 +222,12 @@ export function run(budget: u32): u32 {
     }
 
     const flagsBefore = controlFlags();
-    beginInstruction();
+    if (traceInsns) traceInstruction(load<u64>(INSN_COUNT) + <u64>retiredPending);
+    else beginInstruction();
     ioLogRewind();
     if (codeBreakpoints && (flagsBefore & FLAG_RF) == 0 && codeBreakpointAt(segBase(SEG_CS) + D.insnEip)) {
       raiseNoCode(EXC_DB);
-    } else if (shadow == 0 && ((flagsBefore & (FLAG_TF | FLAG_RF)) | <u32>codeBreakpoints | <u32>dataBreakpoints | <u32>logInUse) == 0) {
+    } else if (shadow == 0 && ((flagsBefore & (FLAG_TF | FLAG_RF)) | <u32>codeBreakpoints | <u32>dataBreakpoints | <u32>logInUse | <u32>traceInsns) == 0) {
       // Nothing between instructions needs this loop: run cached ones in a row.
       const done = runChain(left);
       if (done != 0) {
@@ -220,6 +242,7 @@ export function run(budget: u32): u32 {
     }
     if (faulted()) {
       forgetDataHits();
+      if (traceInsns) finishInstruction(faultVector == FAULT_EXIT ? TRACE_STOPPED : TRACE_FAULTED);
       if (faultVector == FAULT_EXIT) {
         clearFault();
         store<u32>(EXIT_INSN_LENGTH, D.insnLen);
@@ -278,6 +301,7 @@ export function run(budget: u32): u32 {
     }
     if ((work & D.WORK_HALT) != 0) {
       store<u32>(HALTED, 1);
+      if (traceEvents) traceHalt(load<u64>(INSN_COUNT) + <u64>retiredPending);
       reason = EXIT_HLT;
       break;
     }
@@ -288,6 +312,7 @@ export function run(budget: u32): u32 {
     }
   }
   syncCounters();
+  if (traceInsns || traceEvents) traceRunEnd(<u32>reason, load<u64>(INSN_COUNT));
   materializeFlags();
   store<u32>(RUN_BUDGET, left);
   store<u32>(EXIT_REASON, <u32>reason);

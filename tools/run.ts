@@ -16,6 +16,9 @@ import type { ClockMode } from "../hypervisor/clock.js";
 import { createBareMachine, type BareMachine } from "../hypervisor/platform/bare.js";
 import { LoadError } from "../hypervisor/platform/boot.js";
 import { IMAGE_FORMATS, type ImageFormat } from "../hypervisor/platform/loaders.js";
+import type { TraceEntry, TraceInstruction, TraceRead } from "../hypervisor/platform/cpu.js";
+import { EXIT_EXCEPTION, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN } from "../core/layout.js";
+import { disassembleOne } from "./asm/disasm.js";
 
 export const RUN_HELP = `usage: xenoscope run [options] IMAGE
 
@@ -40,6 +43,11 @@ a raw ROM image of at most 1 MiB started at the reset vector.
   --timeout S         end the run after S seconds on the run's clock
   --trace FILE        write each exit, interrupt and halt to FILE, one a line,
                       prefixed with the instruction count
+  --trace-insns       with --trace: also write every instruction executed,
+                      one a line (instruction count, CS:EIP, bytes in hex,
+                      disassembly), and the CPU's own events (\`cpu ...\`:
+                      interrupts taken, exceptions, exits, halts), all in
+                      instruction-count order
   --stats             print instructions executed and MIPS to stderr
   --port-log PORT     print every byte written to PORT on stderr, in hex,
                       one line each (repeatable; PORT in decimal or 0x hex)
@@ -62,6 +70,8 @@ export interface RunArgs {
   format?: ImageFormat;
   timeoutSeconds?: number;
   trace?: string;
+  /** `--trace-insns`: the core's trace of instructions and events goes to the --trace file too. */
+  traceInsns?: boolean;
   stats: boolean;
   portLog: number[];
 }
@@ -119,6 +129,9 @@ export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error
         args.trace = v;
         break;
       }
+      case "--trace-insns":
+        args.traceInsns = true;
+        break;
       case "--stats":
         args.stats = true;
         break;
@@ -135,6 +148,7 @@ export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error
     }
   }
   if (images.length !== 1) return { error: images.length ? "more than one image" : "no image to run" };
+  if (args.traceInsns && args.trace === undefined) return { error: "--trace-insns needs --trace FILE to write to" };
   args.image = images[0]!;
   return args;
 }
@@ -239,6 +253,80 @@ class TraceFile {
   }
 }
 
+/** Exception mnemonics by vector (SDM Vol. 3A Table 6-1). */
+const EXCEPTION_NAMES = ["#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "", "#TS", "#NP", "#SS", "#GP", "#PF", "", "#MF", "#AC", "#MC", "#XM"];
+const EXIT_NAMES: Record<number, string> = { [EXIT_IO]: "io", [EXIT_MMIO]: "mmio", [EXIT_EXCEPTION]: "exception", [EXIT_SHUTDOWN]: "shutdown" };
+
+const hex = (v: number) => `0x${v.toString(16)}`;
+
+/**
+ * `--trace-insns`: the core's trace entries as lines of the trace file. An
+ * instruction is its count, CS:EIP, its bytes and their disassembly by
+ * tools/asm (16- or 32-bit as CS.D said), `; faulted` or `; stopped for an
+ * exit` after it when it did not retire; an event is its count and `cpu`
+ * and what happened. The same bytes at the same address disassemble the same,
+ * so loops cost one disassembly per instruction.
+ */
+export class CoreTraceLines {
+  private readonly disassembled = new Map<string, string>();
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  take(read: TraceRead): void {
+    if (read.lost > 0) this.emit(`${read.entries[0]?.count ?? "?"} cpu trace lost ${read.lost} entries here`);
+    for (const entry of read.entries) this.emit(this.line(entry));
+  }
+
+  line(entry: TraceEntry): string {
+    const where = `at ${codeAddress(entry.cs, entry.eip, true)}`;
+    switch (entry.kind) {
+      case "instruction":
+        return this.instruction(entry);
+      case "interrupt":
+        return `${entry.count} cpu interrupt ${hex(entry.vector)} ${where}${entry.delivered ? "" : " (delivery faulted)"}`;
+      case "exception": {
+        const name = EXCEPTION_NAMES[entry.vector] || hex(entry.vector);
+        const what =
+          entry.source === "software-interrupt" ? `int ${hex(entry.vector)}` :
+          entry.source === "int1" ? "int1" :
+          entry.source === "software-exception" ? `${entry.vector === 3 ? "int3" : "into"} ${name}` :
+          `exception ${name}${entry.errorCode >= 0 ? `(${hex(entry.errorCode)})` : ""}${entry.vector === 14 ? ` cr2 ${hex(entry.address)}` : ""}`;
+        return `${entry.count} cpu ${what} ${where}${entry.delivered ? "" : " (delivery faulted)"}`;
+      }
+      case "exit": {
+        let what = EXIT_NAMES[entry.reason] ?? `reason ${entry.reason}`;
+        if (entry.reason === EXIT_EXCEPTION) what += ` ${EXCEPTION_NAMES[entry.vector!] || hex(entry.vector!)}`;
+        if (entry.port !== undefined) what += ` ${entry.input ? "in" : "out"} ${hex(entry.port)}/${entry.size}`;
+        if (entry.address !== undefined) what += ` ${entry.input ? "read" : "write"} ${hex(entry.address)}/${entry.size}`;
+        return `${entry.count} cpu exit ${what} ${where}`;
+      }
+      case "hlt":
+        return `${entry.count} cpu hlt ${where}`;
+    }
+  }
+
+  private instruction(e: TraceInstruction): string {
+    const bytes = Buffer.from(e.bytes).toString("hex");
+    const missing = "??".repeat(e.length - e.bytes.length);
+    const key = `${e.code32 ? 32 : 16}:${e.eip}:${bytes}`;
+    let text = this.disassembled.get(key);
+    if (text === undefined) {
+      text = missing ? "(bytes not captured)" : e.length === 0 ? "(nothing fetched)" :
+        disassembleOne(e.bytes, 0, { bits: e.code32 ? 32 : 16, org: e.eip }).text;
+      if (this.disassembled.size >= 1 << 16) this.disassembled.clear();
+      this.disassembled.set(key, text);
+    }
+    const outcome = e.outcome === "faulted" ? " ; faulted" : e.outcome === "stopped" ? " ; stopped for an exit" : "";
+    return `${e.count} ${codeAddress(e.cs, e.eip, e.code32)} ${(bytes + missing).padEnd(30)} ${text}${outcome}`;
+  }
+}
+
+/** CS:EIP in hex: four digits of selector, eight of EIP (four in 16-bit code that stays below 64 KiB). */
+function codeAddress(cs: number, eip: number, code32: boolean): string {
+  const width = code32 || eip > 0xffff ? 8 : 4;
+  return `${cs.toString(16).padStart(4, "0")}:${eip.toString(16).padStart(width, "0")}`;
+}
+
 function writeAll(fd: number, data: Buffer): void {
   for (let done = 0; done < data.length; ) {
     try {
@@ -318,6 +406,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const coreTrace = trace && args.traceInsns ? new CoreTraceLines((line) => trace.line(line)) : undefined;
   const stdout = new OutputBuffer(process.stdout.fd);
   const merge = new ConsoleMerge((b) => stdout.push(b));
   let machine: BareMachine;
@@ -328,6 +417,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       onSerial: (b) => merge.serial(b),
       onDebugConsole: (b) => merge.debugConsole(b),
       trace: trace && ((line) => trace.line(line)),
+      coreTrace: coreTrace && { sink: (read) => coreTrace.take(read) },
     });
   } catch (e) {
     trace?.close();

@@ -24,7 +24,9 @@
 // has cleared INTR_PENDING (it took the interrupt) performs the PIC's
 // acknowledge. A halted CPU with interrupts enabled waits for the next timer
 // (deterministic: time jumps there) or for host input; with interrupts off
-// nothing can wake it, and the run ends.
+// nothing can wake it, and the run ends. With the core's trace on
+// (coreTrace), each slice is short enough for the trace ring to hold all it
+// records, and the ring is read as soon as the slice returns.
 //
 // How a run ends, as DESIGN.md's command-line conventions number it: the
 // guest writes v to isa-debug-exit ((v << 1) | 1); halts for good (4);
@@ -43,7 +45,7 @@ import { Port92, PORT92 } from "../devices/port92.js";
 import { COM1_BASE, COM1_IRQ, Uart16550 } from "../devices/uart16550.js";
 import { EXIT_BUDGET, EXIT_EXCEPTION, EXIT_HLT, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN, REG_TSC } from "../../core/layout.js";
 import { hex, type BootPlan, type PhysicalMemory, type ProtectedModeEntry } from "./boot.js";
-import { Cpu } from "./cpu.js";
+import { Cpu, type TraceOptions, type TraceRead } from "./cpu.js";
 import { loadImage, type ImageFormat } from "./loaders.js";
 import { PortMap } from "./ports.js";
 import { haltingRom } from "./rom.js";
@@ -83,6 +85,9 @@ export interface BareCpu extends PhysicalMemory {
   /** The time-stamp counter; the core advances it by one per instruction, the machine by the time that passes otherwise. */
   tsc(): bigint;
   setTsc(value: bigint): void;
+  /** The core's trace ring (hypervisor/platform/cpu.ts): needed only for the coreTrace option. */
+  enableTrace?(options: TraceOptions): void;
+  readTrace?(): TraceRead;
 }
 
 export interface MachineEnd {
@@ -102,6 +107,13 @@ export interface BareMachineOptions {
   onDebugConsole?: (byte: number) => void;
   /** One line per exit, interrupt and halt, for `--trace`. */
   trace?: (line: string) => void;
+  /**
+   * The core's own trace (core/trace.ts): what to record, and where each
+   * slice's entries go, handed over as soon as the slice returns, before
+   * any `trace` line about its exit, so the two interleave in instruction
+   * order.
+   */
+  coreTrace?: { instructions?: boolean; events?: boolean; sink: (read: TraceRead) => void };
 }
 
 /** The longest slice in instructions: how often the loop looks at timers and the host when nothing else stops the CPU. */
@@ -110,6 +122,14 @@ const SLICE = 1_000_000;
 const REALTIME_SLICE = 20_000;
 /** The run loop lets the host's event loop in (terminal input, signals) at least this often. */
 const YIELD_NS = 10_000_000;
+/**
+ * The core's trace ring, in entries (4 MiB), and the longest slice while it
+ * records: one budget unit (an instruction or an event) writes an entry or
+ * two, and a fault on top can add the exceptions it turns into (#DF), so an
+ * eighth of the ring per slice is never overwritten before it is read.
+ */
+const CORE_TRACE_ENTRIES = 1 << 17;
+const CORE_TRACE_SLICE = CORE_TRACE_ENTRIES / 8;
 
 export class BareMachine {
   readonly cpu: BareCpu;
@@ -130,6 +150,7 @@ export class BareMachine {
   private intrAsserted = false;
   private intrVector = 0;
   private readonly trace: ((line: string) => void) | undefined;
+  private readonly coreTraceSink: ((read: TraceRead) => void) | undefined;
   private wakeIdle: (() => void) | undefined;
   /** Clock time and instruction count when the TSC was last brought up to the clock. */
   private tscClock = 0;
@@ -140,6 +161,12 @@ export class BareMachine {
     this.cpu = cpu;
     this.clock = clock;
     this.trace = options.trace;
+    if (options.coreTrace) {
+      const { instructions, events, sink } = options.coreTrace;
+      if (!cpu.enableTrace || !cpu.readTrace) throw new Error("coreTrace needs a CPU with a trace ring");
+      cpu.enableTrace({ capacity: CORE_TRACE_ENTRIES, instructions, events });
+      this.coreTraceSink = sink;
+    }
     const ports = this.ports;
     ports.register(0x20, 0x21, this.pic.master);
     ports.register(0xa0, 0xa1, this.pic.slave);
@@ -228,9 +255,10 @@ export class BareMachine {
 
   /** Instructions the next slice may run: in deterministic mode, exactly up to the next deadline. */
   private budget(): number {
-    if (this.clock.mode !== "deterministic") return REALTIME_SLICE;
+    const longest = this.coreTraceSink ? CORE_TRACE_SLICE : SLICE;
+    if (this.clock.mode !== "deterministic") return Math.min(REALTIME_SLICE, longest);
     const until = Math.min(this.clock.nextDeadline(), this.timeoutNs) - this.clock.now();
-    return Math.max(1, Math.min(SLICE, until));
+    return Math.max(1, Math.min(longest, until));
   }
 
   /**
@@ -247,6 +275,7 @@ export class BareMachine {
     this.syncInterrupt();
     if (this.cpu.halted() && !this.intrAsserted) return this.halted();
     const reason = this.cpu.run(this.budget());
+    this.coreTraceSink?.(this.cpu.readTrace!());
     this.syncTsc();
     this.syncInterrupt();
     if (reason !== EXIT_BUDGET) this.exits++;

@@ -13,10 +13,17 @@
 // The exit protocol (core/layout.ts, "The I/O log"): run() returns
 // EXIT_IO or EXIT_MMIO with the instruction not yet executed; for an input
 // the host calls setExitData(value), for an output it performs the write;
-// then it calls run() again, which completes the instruction.
+// then it calls run() again, which completes the instruction. emulateOne
+// (core/emulate.ts) executes one instruction for the host, with the I/O
+// permission, read-only pages or CPUID handed to it, and its exits are
+// completed the same way (see emulateOne).
 //
 // Host writes into guest RAM go through the core (hostWritePhysical) so the
 // core sees every one; reads may use the RAM view directly.
+//
+// The trace (core/trace.ts) is read the same way: enableTrace has the core
+// make its ring, and readTrace decodes the entries written since the last
+// read straight from linear memory, with no call per entry.
 
 import { instantiateSync } from "@assemblyscript/loader";
 import * as L from "../../core/layout.js";
@@ -37,6 +44,8 @@ export interface CoreExports {
   hostSyncPaging(): boolean | number;
   hostMemoryMapChanged(): void;
   hostFlushTlbAll(): void;
+  traceAllocate(entries: number): number;
+  hostEmulateOne(flags: number): number;
 }
 
 /** A segment register: selector and hidden descriptor cache (core/layout.ts). */
@@ -67,6 +76,154 @@ export const LDTR = L.SEG_LDTR, TR = L.SEG_TR;
 
 const REG_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] as const;
 
+/** The exit reasons of run() and emulateOne by number (core/layout.ts EXIT_*), for messages and traces. */
+export const EXIT_REASON_NAMES: Readonly<Record<number, string>> = {
+  [L.EXIT_BUDGET]: "budget",
+  [L.EXIT_HLT]: "hlt",
+  [L.EXIT_IO]: "io",
+  [L.EXIT_MMIO]: "mmio",
+  [L.EXIT_EXCEPTION]: "exception",
+  [L.EXIT_SHUTDOWN]: "shutdown",
+  [L.EXIT_CPUID]: "cpuid",
+  [L.EXIT_WRITE_INTERCEPT]: "write-intercept",
+};
+
+/** The name of an exit reason, or "exit N" for a number the core does not return. */
+export function exitReasonName(reason: number): string {
+  return EXIT_REASON_NAMES[reason] ?? `exit ${reason}`;
+}
+
+// The core's trace (core/trace.ts; the entry format is in core/layout.ts).
+
+/** What every trace entry has: the instructions retired before it, and a CS:EIP. */
+interface TraceHead {
+  count: number;
+  cs: number;
+  eip: number;
+}
+
+/** An instruction: EIP is its first byte's. */
+export interface TraceInstruction extends TraceHead {
+  kind: "instruction";
+  /** "stopped": it stopped for an I/O or MMIO exit and runs again, from its first byte, on the next run. */
+  outcome: "retired" | "faulted" | "stopped";
+  /** CS.D was set: 32-bit code (disassemble with bits 32). */
+  code32: boolean;
+  /** Bytes it fetched (0 when it faulted before its first byte). */
+  length: number;
+  /** Its bytes as fetched: all `length` of them but in the rare case core/trace.ts explains. */
+  bytes: Uint8Array;
+}
+
+/** An external interrupt taken (INTR); EIP is where its handler returns to. */
+export interface TraceInterrupt extends TraceHead {
+  kind: "interrupt";
+  vector: number;
+  /** False when delivering it faulted: the fault (or #DF) follows. */
+  delivered: boolean;
+}
+
+/** How the SDM names an exception's source (core/interrupt.ts EVENT_*). */
+export type TraceExceptionSource = "exception" | "software-interrupt" | "software-exception" | "int1";
+const EXCEPTION_SOURCES: readonly TraceExceptionSource[] = ["exception", "exception", "software-interrupt", "software-exception", "int1"];
+
+/** An exception or software interrupt delivered; EIP is where its handler returns to. */
+export interface TraceException extends TraceHead {
+  kind: "exception";
+  vector: number;
+  /** -1 when the exception pushes none. */
+  errorCode: number;
+  /** For #PF, the faulting linear address (CR2); else 0. */
+  address: number;
+  source: TraceExceptionSource;
+  delivered: boolean;
+}
+
+/** run() returned to the host for something it must see (not its budget, not a halt). */
+export interface TraceExit extends TraceHead {
+  kind: "exit";
+  /** core/layout.ts EXIT_IO, EXIT_MMIO, EXIT_EXCEPTION or EXIT_SHUTDOWN. */
+  reason: number;
+  /** EXIT_EXCEPTION: the vector and error code (-1: none). */
+  vector?: number;
+  errorCode?: number;
+  /** EXIT_IO: the port; EXIT_MMIO: the physical address; with the size, direction and an output's data. */
+  port?: number;
+  address?: number;
+  size?: number;
+  input?: boolean;
+  data?: number;
+}
+
+/** HLT retired; EIP is the one after it. */
+export interface TraceHalt extends TraceHead {
+  kind: "hlt";
+}
+
+export type TraceEntry = TraceInstruction | TraceInterrupt | TraceException | TraceExit | TraceHalt;
+
+export interface TraceRead {
+  /** The entries written since the last read, oldest first. */
+  entries: TraceEntry[];
+  /** Entries the ring overwrote before they were read. */
+  lost: number;
+}
+
+export interface TraceOptions {
+  /** Entries the ring holds, a power of two (default 65536, 2 MiB). */
+  capacity?: number;
+  /** Record every instruction (default true). */
+  instructions?: boolean;
+  /** Record interrupts, exceptions, exits and halts (default true). */
+  events?: boolean;
+}
+
+export const DEFAULT_TRACE_ENTRIES = 1 << 16;
+
+/** One entry of the ring at byte `at` of linear memory (core/layout.ts, "A trace entry"). */
+function decodeTraceEntry(view: DataView, bytes: Uint8Array, at: number): TraceEntry {
+  const head: TraceHead = {
+    count: view.getUint32(at + L.TRACE_COUNT, true) + view.getUint32(at + L.TRACE_COUNT + 4, true) * 2 ** 32,
+    cs: view.getUint16(at + L.TRACE_CS, true),
+    eip: view.getUint32(at + L.TRACE_EIP, true),
+  };
+  const status = bytes[at + L.TRACE_STATUS]!;
+  const arg = (i: number) => view.getUint32(at + L.TRACE_ARG0 + 4 * i, true);
+  const code = (v: number) => (v === 0xffffffff ? -1 : v);
+  switch (bytes[at + L.TRACE_KIND]) {
+    case L.TRACE_INSN: {
+      const outcome = status & 3;
+      const length = bytes[at + L.TRACE_LENGTH]!;
+      return {
+        kind: "instruction", ...head,
+        outcome: outcome === L.TRACE_RETIRED ? "retired" : outcome === L.TRACE_FAULTED ? "faulted" : "stopped",
+        code32: (status & L.TRACE_CODE32) !== 0,
+        length,
+        bytes: bytes.slice(at + L.TRACE_BYTES, at + L.TRACE_BYTES + Math.min(length, status >>> 4)),
+      };
+    }
+    case L.TRACE_INTERRUPT:
+      return { kind: "interrupt", ...head, vector: arg(0), delivered: status === L.TRACE_DELIVERED };
+    case L.TRACE_EXCEPTION:
+      return {
+        kind: "exception", ...head, vector: arg(0), errorCode: code(arg(1)), address: arg(2),
+        source: EXCEPTION_SOURCES[arg(3)] ?? "exception", delivered: status === L.TRACE_DELIVERED,
+      };
+    case L.TRACE_EXIT: {
+      const reason = arg(0);
+      if (reason === L.EXIT_EXCEPTION) return { kind: "exit", ...head, reason, vector: arg(1), errorCode: code(arg(2)) };
+      if (reason === L.EXIT_IO || reason === L.EXIT_MMIO) {
+        const where = reason === L.EXIT_IO ? { port: arg(1) } : { address: arg(1) };
+        return { kind: "exit", ...head, reason, ...where, size: arg(2) & 0xff, input: (arg(2) >>> 8) === 1, data: arg(3) };
+      }
+      return { kind: "exit", ...head, reason };
+    }
+    case L.TRACE_HLT:
+      return { kind: "hlt", ...head };
+  }
+  throw new Error(`the core's trace ring holds an entry of unknown kind ${bytes[at + L.TRACE_KIND]} at ${at}`);
+}
+
 /** Where build/core.wasm is, seen from this module (TypeScript sources or build/js). */
 export function coreWasmUrl(): URL {
   const here = import.meta.url;
@@ -85,6 +242,13 @@ export async function readCoreWasm(url: URL = coreWasmUrl()): Promise<Uint8Array
 }
 
 export class Cpu {
+  /** emulateOne flags (core/layout.ts EMULATE_*): IN, OUT, INS, OUTS skip the IOPL and I/O-bitmap checks. */
+  static readonly EMULATE_IO_PERMITTED = L.EMULATE_IO_PERMITTED;
+  /** A write refused only because the page is read-only exits with EXIT_WRITE_INTERCEPT instead of #PF. */
+  static readonly EMULATE_WRITES_TO_HOST = L.EMULATE_WRITES_TO_HOST;
+  /** CPUID exits with EXIT_CPUID. */
+  static readonly EMULATE_CPUID_EXIT = L.EMULATE_CPUID_EXIT;
+
   readonly core: CoreExports;
   /** Bytes of machine RAM. */
   readonly ramBytes: number;
@@ -92,6 +256,9 @@ export class Cpu {
   private stateView!: Uint32Array;
   private ramView!: Uint8Array;
   private ramBase: number;
+  /** The trace ring's size as allocated (0: none yet), and TRACE_WRITTEN when the host last read it. */
+  private traceAllocated = 0;
+  private traceReadUpTo = 0;
 
   /** Instantiates the core from its wasm bytes and creates a machine with `ramBytes` of RAM (a multiple of 4 KiB). */
   static create(wasm: Uint8Array, ramBytes: number = L.DEFAULT_RAM_BYTES): Cpu {
@@ -250,14 +417,66 @@ export class Cpu {
   /** The exception's error code, or -1 when it has none. */
   exitErrorCode(): number { return this.state[L.EXIT_ERROR_CODE >>> 2] === 0xffffffff ? -1 : this.word(L.EXIT_ERROR_CODE); }
   exitPort(): number { return this.word(L.EXIT_PORT); }
+  /** The size of an I/O or MMIO access (an EXIT_WRITE_INTERCEPT write may be 1 to 8 bytes: exitWriteBytes). */
   exitSize(): 1 | 2 | 4 { return this.word(L.EXIT_SIZE) as 1 | 2 | 4; }
   /** True for an input (IN, INS, an MMIO load): the host answers with setExitData before the next run. */
   exitIsInput(): boolean { return this.word(L.EXIT_DIRECTION) === 1; }
   exitData(): number { return this.word(L.EXIT_DATA); }
   setExitData(value: number): void { this.setWord(L.EXIT_DATA, value); }
-  /** The physical address of an MMIO exit, or the faulting linear address of a #PF exit. */
+  /** The physical address of an MMIO exit or a write intercept, or the faulting linear address of a #PF exit. */
   exitAddress(): number { return this.word(L.EXIT_ADDRESS); }
   exitInsnLength(): number { return this.word(L.EXIT_INSN_LENGTH); }
+  /** The linear address of an EXIT_WRITE_INTERCEPT write. */
+  exitLinear(): number { return this.word(L.EXIT_LINEAR); }
+  /** The high dword of an 8-byte EXIT_WRITE_INTERCEPT write (CMPXCHG8B). */
+  exitDataHigh(): number { return this.word(L.EXIT_DATA_HIGH); }
+
+  /** The bytes an EXIT_WRITE_INTERCEPT write stores at exitAddress(), in memory order (1 to 8 of them). */
+  exitWriteBytes(): Uint8Array {
+    const size = Math.min(this.word(L.EXIT_SIZE), 8);
+    const bytes = new Uint8Array(8);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, this.word(L.EXIT_DATA), true);
+    view.setUint32(4, this.word(L.EXIT_DATA_HIGH), true);
+    return bytes.subarray(0, size);
+  }
+
+  /**
+   * Executes the one instruction at CS:EIP for the host, with what `flags`
+   * allows beyond the guest's own state (Cpu.EMULATE_*), and returns the
+   * outcome (core/emulate.ts):
+   * - EXIT_BUDGET: it retired (EIP past it, instructions() and the TSC one
+   *   more; a REP string instruction did one iteration). EXIT_HLT: HLT
+   *   retired and the CPU is halted.
+   * - EXIT_EXCEPTION: exitVector(), exitErrorCode() and, for #PF,
+   *   exitAddress(); nothing was delivered. A fault changed nothing (EIP
+   *   on the instruction); a trap (INT n, INT3, INTO, INT1, single-step,
+   *   a data breakpoint) came after the instruction retired.
+   * - EXIT_IO, EXIT_MMIO: as after run(); answer (setExitData for an
+   *   input) and call emulateOne again with the same flags.
+   * - EXIT_WRITE_INTERCEPT: the guest writes exitWriteBytes() at physical
+   *   exitAddress() (linear exitLinear()); RAM is unchanged. Write them,
+   *   or what the hypervisor puts there instead, with `write` (or refuse
+   *   to), then call emulateOne again with the same flags: the
+   *   instruction completes and counts the write as done.
+   * - EXIT_CPUID: nothing changed; the leaf is in EAX, the subleaf in ECX.
+   *   Set EAX, EBX, ECX and EDX and call emulateOne again with the same
+   *   flags: the CPUID retires with those values.
+   * To abandon an instruction that exited instead (bounce a fault to the
+   * guest, or move EIP past it yourself), call abandonInstruction first.
+   */
+  emulateOne(flags: number): number {
+    return this.core.hostEmulateOne(flags) >>> 0;
+  }
+
+  /**
+   * Forgets the accesses an exited instruction has made (the I/O log): for
+   * a host that completes the instruction itself or will not complete it.
+   */
+  abandonInstruction(): void {
+    this.setWord(L.IO_LOG_COUNT, 0);
+    this.setWord(L.IO_LOG_AWAITING, 0);
+  }
 
   /** Bit v set: exception v exits with EXIT_EXCEPTION instead of going through the IDT. */
   get exceptionExitBitmap(): number { return this.word(L.EXCEPTION_EXIT_BITMAP); }
@@ -361,6 +580,61 @@ export class Cpu {
       if (this.core.hostWriteVirtual((linear + done) >>> 0, part.length, scratch, user ? 2 : 0) !== part.length) return false;
     }
     return true;
+  }
+
+  // ------------------------------------------------------------ trace
+
+  /**
+   * Starts recording into the core's trace ring (made on the first call,
+   * with `capacity` entries; a later call may ask for fewer). Takes effect
+   * at the next run; readTrace returns what was recorded from here on.
+   */
+  enableTrace(options: TraceOptions = {}): void {
+    const capacity = options.capacity ?? DEFAULT_TRACE_ENTRIES;
+    if (!Number.isInteger(capacity) || capacity < L.TRACE_MIN_ENTRIES || capacity > L.TRACE_MAX_ENTRIES || (capacity & (capacity - 1)) !== 0) {
+      throw new Error(`a trace ring holds a power of two from ${L.TRACE_MIN_ENTRIES} to ${L.TRACE_MAX_ENTRIES} entries, not ${capacity}`);
+    }
+    if (this.traceAllocated !== 0 && capacity > this.traceAllocated) {
+      throw new Error(`the trace ring is allocated once, with ${this.traceAllocated} entries: ${capacity} do not fit`);
+    }
+    if (this.core.traceAllocate(capacity) === 0) {
+      throw new Error(`cannot allocate a trace ring of ${capacity} entries: the core's memory would outgrow its maximum`);
+    }
+    if (this.traceAllocated === 0) this.traceAllocated = capacity;
+    this.traceReadUpTo = this.traceWritten();
+    this.setWord(L.TRACE_ENABLE, (options.instructions ?? true ? L.TRACE_INSTRUCTIONS : 0) | (options.events ?? true ? L.TRACE_EVENTS : 0));
+  }
+
+  /** Stops recording (from the next run); what was recorded can still be read. */
+  disableTrace(): void {
+    this.setWord(L.TRACE_ENABLE, 0);
+  }
+
+  /** Entries the core has written to its trace ring since it was allocated (TRACE_WRITTEN). */
+  traceWritten(): number {
+    return this.word(L.TRACE_WRITTEN) + this.word(L.TRACE_WRITTEN + 4) * 2 ** 32;
+  }
+
+  /** The trace entries written since the last read (or since enableTrace), and how many of them the ring lost. */
+  readTrace(): TraceRead {
+    const written = this.traceWritten();
+    const capacity = this.word(L.TRACE_CAPACITY);
+    let from = this.traceReadUpTo;
+    this.traceReadUpTo = written;
+    if (capacity === 0 || written === from) return { entries: [], lost: 0 };
+    const lost = Math.max(0, written - from - capacity);
+    from += lost;
+    const base = this.word(L.TRACE_BUFFER);
+    this.views();
+    const buffer = this.core.memory.buffer;
+    const view = new DataView(buffer);
+    const bytes = new Uint8Array(buffer);
+    const entries: TraceEntry[] = [];
+    for (let n = from; n < written; n++) {
+      const at = base + (n % capacity) * L.TRACE_ENTRY_SIZE;
+      entries.push(decodeTraceEntry(view, bytes, at));
+    }
+    return { entries, lost };
   }
 
   // ------------------------------------------------------------ whole state
