@@ -99,9 +99,9 @@ export let eaOff: u32 = 0;
 // bytes are plain memory, the byte of EIP e at fetchBias + e. Valid while
 // CS base and limit, user-or-supervisor fetches and paging stay as they
 // were (invalidateFetch, and switchCodePage after a CS or CPL change).
-let fetchLo: u32 = 0;
-let fetchSpan: u32 = 0;
-let fetchBias: usize = 0;
+export let fetchLo: u32 = 0;
+export let fetchSpan: u32 = 0;
+export let fetchBias: usize = 0;
 // The bytes of this instruction readable without checks: window[0] is the
 // instruction's first byte, bytes from winStart to winEnd are in the page.
 export let winBase: usize = 0;
@@ -170,23 +170,16 @@ let dataAccess: i32 = 0;
 }
 
 /**
- * Starts decoding at EIP `at` straight after an instruction that left
- * CS, CPL and the prefix state as they were (core/icache.ts runs them in
- * a row): false when `at` is not in the code window, so
- * `beginInstruction` must start the instruction instead.
+ * Starts the instruction at EIP `at`, of `len` bytes, for the
+ * decoded-instruction cache (core/icache.ts), which runs instructions in a
+ * row without `beginInstruction`: they leave CS, CPL and the prefix state
+ * as they were, and nothing fetches their bytes again.
  */
 // @ts-ignore: decorator
-@inline export function continueAt(at: u32): bool {
-  const d = at - fetchLo;
-  if (d >= fetchSpan) return false;
+@inline export function startCached(at: u32, len: u32): void {
   insnEip = at;
-  insnLen = 0;
+  insnLen = len;
   eipSet = false;
-  winStart = 0;
-  winBase = fetchBias + at;
-  const room = fetchSpan - d;
-  winEnd = room < 15 ? room : 15;
-  return true;
 }
 
 function refreshDecode(): void {
@@ -474,12 +467,6 @@ function decodeEa16(): void {
   regf = r;
   eaSeg = seg;
   eaOff = off;
-}
-
-/** The instruction's length, for one the decoded-instruction cache runs. */
-// @ts-ignore: decorator
-@inline export function setLength(len: u32): void {
-  insnLen = len;
 }
 
 /**

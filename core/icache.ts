@@ -101,42 +101,61 @@ const H_MOV_RM8: u8 = 30;
  * must run it instead (nothing was done then). Called right after
  * decode.ts `beginInstruction`, with the prefix state reset.
  */
-// @ts-ignore: decorator
-@inline export function runCached(): bool {
+export function runCached(): bool {
   if (!D.code32 || D.winEnd == 0 || D.winStart != 0) return false;
   const key = D.winBase;
   const e = entryOf(key);
   if (load<u32>(e, E_KEY) != <u32>key || load<u32>(e, E_EPOCH) != epoch) {
     if (!fill(e, key, D.winEnd)) return false;
-  } else if (<u32>load<u8>(e, E_LEN) - 1 >= D.winEnd) {
-    // Not cached (length 0), or the same bytes but the page or the CS limit now ends inside them.
-    return false;
   }
-  execute(e);
+  const len = <u32>load<u8>(e, E_LEN);
+  // Not cached (length 0), or the same bytes but the page or the CS limit now ends inside them.
+  if (len - 1 >= D.winEnd) return false;
+  D.startCached(D.insnEip, len);
+  execute(e, len);
   return true;
 }
 
 /**
  * Runs cached instructions one after another from the one
  * `beginInstruction` started, for at most `budget` of them, and retires
- * each (EIP; the caller adds the count to the instruction counters).
- * Returns how many retired. It stops at an instruction it does not cache
- * (0 for the first: nothing was done, the interpreter runs it), at one that
- * faults (left to the caller as the interpreter's would be, at its EIP),
+ * each (the caller adds the count to the instruction counters). Returns
+ * how many retired. It stops at an instruction it does not cache (0 for
+ * the first: nothing was done, the interpreter runs it), at one that
+ * faults (left to the caller as the interpreter's would be, EIP on it),
  * and when EIP leaves the code window. The caller makes sure nothing needs
  * the run loop between these instructions: no interrupt shadow, TF and RF
  * clear, no breakpoints, no trace and no I/O log in use; none of the
- * cached instructions changes any of that, nor IF, CS or CPL.
+ * cached instructions changes any of that, nor IF, CS or CPL. EIP is kept
+ * here and stored when the chain ends: no handler reads it (they use the
+ * instruction's start and length, as the interpreter's do).
  */
 export function runChain(budget: u32): u32 {
+  if (!D.code32 || D.winEnd == 0 || D.winStart != 0) return 0;
+  let at = D.insnEip;
+  let key = D.winBase;
+  let room = D.fetchSpan - (at - D.fetchLo);
   let n: u32 = 0;
   while (true) {
-    if (!runCached() || faulted()) return n;
-    const next = D.eipSet ? D.nextEip : D.insnEip + D.insnLen;
-    setEip(next);
+    const window: u32 = room < 15 ? room : 15;
+    const e = entryOf(key);
+    if (load<u32>(e, E_KEY) != <u32>key || load<u32>(e, E_EPOCH) != epoch) {
+      if (!fill(e, key, window)) break;
+    }
+    const len = <u32>load<u8>(e, E_LEN);
+    if (len - 1 >= window) break;
+    D.startCached(at, len);
+    execute(e, len);
+    if (faulted()) break;
+    const next = D.eipSet ? D.nextEip : at + len;
     n++;
-    if (n == budget || !D.continueAt(next)) return n;
+    const d = next - D.fetchLo;
+    at = next;
+    if (n == budget || d >= D.fetchSpan) break;
+    key = D.fetchBias + next;
+    room = D.fetchSpan - d;
   }
+  if (n != 0) setEip(at);
   return n;
 }
 
@@ -157,9 +176,8 @@ export function runChain(budget: u32): u32 {
   D.setDecoded(len, 0, <u32>load<u8>(e, E_REG), <i32>load<u8>(e, E_SEG), effectiveOffset(e));
 }
 
-function execute(e: usize): void {
-  const len = <u32>load<u8>(e, E_LEN);
-  D.setLength(len);
+// @ts-ignore: decorator
+@inline function execute(e: usize, len: u32): void {
   const reg = <u32>load<u8>(e, E_REG);
   switch (load<u8>(e, E_HANDLER)) {
     case H_MOV_RR:
