@@ -23,11 +23,10 @@ import {
   eflags, eip, reg32, segAttr, segBase, segLimit, segSelector, setCpl, setEflags, setEip, setReg16, setReg32,
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
-import { readLinear16, readLinear32 } from "./access";
 import { ACCESS_USER } from "./mmu";
 import {
   descAddr, descAttr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, dropInaccessibleSegments,
-  loadCache, loadRealSegment, markAccessed, pmNotV86, readDescriptor, readSystem16, refreshAlignmentCheck,
+  loadCache, loadRealSegment, markAccessed, pmNotV86, readDescriptor, readSystem16, readSystem32, refreshAlignmentCheck,
 } from "./segment";
 import { probePushPages, readStack, stack32, stackOffset, stackTop, setStackTop } from "./stack";
 import { checkInnerStack, stackRoom } from "./interrupt";
@@ -307,16 +306,16 @@ function callGate(sel: u32, gate32: bool, returnEip: u32): bool {
         raise(EXC_TS, trSel);
         return false;
       }
-      newEsp = readLinear32(tr + at, 0);
-      newSs = readLinear16(tr + at + 4, 0);
+      newEsp = readSystem32(tr + at);
+      newSs = readSystem16(tr + at + 4);
     } else {
       const at = (dpl << 2) + 2;
       if (at + 3 > trLimit) {
         raise(EXC_TS, trSel);
         return false;
       }
-      newEsp = readLinear16(tr + at, 0);
-      newSs = readLinear16(tr + at + 2, 0);
+      newEsp = readSystem16(tr + at);
+      newSs = readSystem16(tr + at + 2);
     }
     if (faulted()) return false;
     if (!checkInnerStack(newSs, dpl, 0)) return false;

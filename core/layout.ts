@@ -94,7 +94,7 @@ export const INTR_PENDING = 0x1b0;
 export const INTR_VECTOR = 0x1b4;
 /** Bit v set: exception v exits to the host (EXIT_EXCEPTION) instead of going through the IDT. */
 export const EXCEPTION_EXIT_BITMAP = 0x1b8;
-/** Execution mode (EXEC_NATIVE now; EXEC_PV, EXEC_HVM in later issues). */
+/** Execution mode: EXEC_NATIVE, EXEC_PV (core/pv.ts); EXEC_HVM in a later issue. */
 export const EXEC_MODE = 0x1c0;
 /** MMU translation source (TRANSLATE_PLAIN now; shadow and hap later). */
 export const TRANSLATION = 0x1c4;
@@ -122,6 +122,17 @@ export const EXIT_INSN_LENGTH = 0x1a4;
 export const EXIT_DATA_HIGH = 0x1a8;
 /** The linear address of the write's first byte (EXIT_WRITE_INTERCEPT; EXIT_ADDRESS is its physical address). */
 export const EXIT_LINEAR = 0x1ac;
+/**
+ * What kind of event exited (EXIT_EXCEPTION), as core/interrupt.ts numbers
+ * them: 0 an external interrupt, 1 an exception the processor detected,
+ * 2 INT n, 3 INT3 or INTO, 4 INT1.
+ */
+export const EXIT_EVENT_KIND = 0x1c8;
+/**
+ * EXEC_PV: 256 bits; bit v set makes INT n with vector v go through the
+ * IDT, as on hardware, instead of exiting (Xen's fast system-call trap).
+ */
+export const PV_DIRECT_VECTORS = 0x1e0;
 
 // Exit reasons returned by run().
 /** The budget is spent; the state is at an instruction boundary. */

@@ -40,6 +40,7 @@ import { raisePageFault } from "./fault";
 import { physRead32, physWrite32, ramBase, ramSize } from "./memory";
 import { isCodePage } from "./codepages";
 import * as E from "./emulate";
+import { pvMode } from "./pv";
 
 /** Access kinds, OR-ed: a write, from user mode (CPL 3), an instruction fetch. */
 export const ACCESS_READ: i32 = 0;
@@ -214,11 +215,30 @@ function walk32(linear: u32, access: i32): bool {
  * no R/W, U/S, XD or A bits, so only the PDE and PTE grant rights.
  */
 function walkPae(linear: u32, access: i32): bool {
-  const pdpte = load<u32>(pdptes + ((linear >>> 30) << 2));
-  if ((pdpte & PTE_P) == 0) return pageFault(linear, access, 0);
   const nxe = (efer() & EFER_NXE) != 0;
   const reservedHi = nxe ? PAE_RESERVED_HI : PAE_RESERVED_HI | PAE_XD_HI;
   let write = (access & ACCESS_WRITE) != 0;
+  let pdpte: u32;
+  // What the L3 entry adds to the rights: nothing natively (PDPTEs have no R/W, U/S or XD).
+  let l3Rights: u32 = PTE_RW | PTE_US;
+  let l3Xd = false;
+  if (pvMode()) {
+    // Xen's 32-on-64 flavour (core/pv.ts): the L3 entry is read now, like a
+    // long-mode PDPTE (SDM Vol. 3A 4.5): its R/W, U/S and XD count, it gets
+    // the A bit, and PS is reserved (no 1 GiB pages here).
+    const l3Addr = (cr3() & 0xffffffe0) | ((linear >>> 27) & 0x18);
+    const l3 = readEntry(l3Addr);
+    if ((l3 & PTE_P) == 0) return pageFault(linear, access, 0);
+    const l3Hi = readEntry(l3Addr + 4);
+    if ((l3Hi & reservedHi) != 0 || (l3 & PTE_PS) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
+    l3Rights = l3;
+    l3Xd = nxe && (l3Hi & PAE_XD_HI) != 0;
+    pdpte = l3;
+    setEntryBits(l3Addr, l3, PTE_A);
+  } else {
+    pdpte = load<u32>(pdptes + ((linear >>> 30) << 2));
+    if ((pdpte & PTE_P) == 0) return pageFault(linear, access, 0);
+  }
 
   const pdeAddr = (pdpte & 0xfffff000) | ((linear >>> 18) & 0xff8);
   const pde = readEntry(pdeAddr);
@@ -227,9 +247,9 @@ function walkPae(linear: u32, access: i32): bool {
   if ((pdeHi & reservedHi) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
   if ((pde & PTE_PS) != 0) {
     if ((pde & PDE_2M_RESERVED) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
-    const kinds = allowedKinds(pde, nxe && (pdeHi & PAE_XD_HI) != 0);
+    const kinds = allowedKinds(l3Rights & pde, l3Xd || (nxe && (pdeHi & PAE_XD_HI) != 0));
     if ((kinds & (<u32>1 << access)) == 0) {
-      if (!writeGoesToHost(pde, access)) return pageFault(linear, access, PF_P);
+      if (!writeGoesToHost(l3Rights & pde, access)) return pageFault(linear, access, PF_P);
       write = false;
     }
     setEntryBits(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
@@ -242,9 +262,9 @@ function walkPae(linear: u32, access: i32): bool {
   if ((pte & PTE_P) == 0) return pageFault(linear, access, 0);
   const pteHi = readEntry(pteAddr + 4);
   if ((pteHi & reservedHi) != 0) return pageFault(linear, access, PF_P | PF_RSVD);
-  const kinds = allowedKinds(pde & pte, nxe && ((pdeHi | pteHi) & PAE_XD_HI) != 0);
+  const kinds = allowedKinds(l3Rights & pde & pte, l3Xd || (nxe && ((pdeHi | pteHi) & PAE_XD_HI) != 0));
   if ((kinds & (<u32>1 << access)) == 0) {
-    if (!writeGoesToHost(pde & pte, access)) return pageFault(linear, access, PF_P);
+    if (!writeGoesToHost(l3Rights & pde & pte, access)) return pageFault(linear, access, PF_P);
     write = false;
   }
   setEntryBits(pdeAddr, pde, PTE_A);
@@ -456,6 +476,8 @@ export function flushTlbPage(linear: u32): void {
  * PDPTE has a reserved bit set: the MOV that asked must raise #GP(0).
  */
 export function loadPdptes(cr3Value: u32): bool {
+  // The 32-on-64 flavour of PV has no PDPTE registers: the walk reads the L3 (core/pv.ts).
+  if (pvMode()) return true;
   const table = cr3Value & 0xffffffe0;
   for (let i: u32 = 0; i < 4; i++) {
     const lo = readEntry(table + (i << 3));

@@ -24,7 +24,7 @@
 // (core/trace.ts), instructions and events are also written to its ring.
 
 import {
-  EXCEPTION_EXIT_BITMAP, EXEC_MODE, EXEC_NATIVE, EXIT_ADDRESS, EXIT_BUDGET, EXIT_ERROR_CODE, EXIT_EXCEPTION,
+  EXCEPTION_EXIT_BITMAP, EXEC_MODE, EXIT_EVENT_KIND, EXEC_NATIVE, EXIT_ADDRESS, EXIT_BUDGET, EXIT_ERROR_CODE, EXIT_EXCEPTION,
   EXIT_HLT, EXIT_INSN_LENGTH, EXIT_REASON, EXIT_SHUTDOWN, EXIT_VECTOR, HALTED, INSN_COUNT, INTERRUPT_SHADOW,
   INTR_PENDING, INTR_VECTOR, REG_DR6, REG_DR7, REG_TSC, RUN_BUDGET, SEG_CS, TRACE_DELIVERED, TRACE_DELIVERY_FAULTED,
   TRACE_EXCEPTION, TRACE_FAULTED, TRACE_INTERRUPT, TRACE_STOPPED,
@@ -43,6 +43,7 @@ import {
 import * as D from "./decode";
 import { beginInstruction, invalidateFetch } from "./decode";
 import { execute } from "./exec";
+import { pvDirect, pvMode } from "./pv";
 import { runCached, runChain } from "./icache";
 import { newEpoch } from "./codepages";
 import { EVENT_EXCEPTION, EVENT_EXTERNAL, EVENT_ICEBP, EVENT_SOFT_EXCEPTION, deliverEvent } from "./interrupt";
@@ -70,8 +71,12 @@ let exitRequest: i32 = -1;
  */
 export function takeEvent(vector: u32, kind: i32, errorCode: u32, hasCode: bool, returnEip: u32): i32 {
   const exception = kind == EVENT_EXCEPTION || kind == EVENT_SOFT_EXCEPTION || kind == EVENT_ICEBP;
-  if ((exception && vector < 32 && ((load<u32>(EXCEPTION_EXIT_BITMAP) >> vector) & 1) != 0) || emulating) {
+  if (
+    (exception && vector < 32 && ((load<u32>(EXCEPTION_EXIT_BITMAP) >> vector) & 1) != 0) || emulating ||
+    (pvMode() && !pvDirect(vector, kind))
+  ) {
     store<u32>(EXIT_VECTOR, vector);
+    store<u32>(EXIT_EVENT_KIND, <u32>kind);
     store<u32>(EXIT_ERROR_CODE, hasCode ? errorCode : 0xffffffff);
     store<u32>(EXIT_ADDRESS, vector == <u32>EXC_PF && kind == EVENT_EXCEPTION ? faultAddress : 0);
     store<u32>(EXIT_INSN_LENGTH, D.insnLen);
@@ -208,7 +213,12 @@ export function run(budget: u32): u32 {
       store<u32>(HALTED, 0);
       halted = false;
       left--;
-      takeEvent(vector, EVENT_EXTERNAL, 0, false, eip());
+      if (takeEvent(vector, EVENT_EXTERNAL, 0, false, eip()) == EVENT_EXITED) {
+        // Taken by the host (EXEC_PV): acknowledged, nothing delivered.
+        exitRequest = -1;
+        reason = EXIT_EXCEPTION;
+        break;
+      }
       const r = faulted() ? deliverFault() : trapAfterTaskSwitch();
       if (r >= 0) {
         reason = r;

@@ -18,7 +18,7 @@
 // cached limit and size (so "big real mode" works as on hardware), virtual-8086
 // mode forces a 64 KiB, 16-bit, DPL 3 data segment.
 
-import { SEG_CS, SEG_SS, SEG_LDTR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE, REG_GDTR_LIMIT } from "./layout";
+import { EXEC_MODE, EXEC_PV, SEG_CS, SEG_SS, SEG_LDTR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE, REG_GDTR_LIMIT } from "./layout";
 import {
   ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_WRITABLE, CR0_AM, CR0_PE, FLAG_AC, FLAG_VM, cpl, cr0,
   controlFlags, eflags, segAttr, segBase, segLimit, segSelector, setSegment,
@@ -28,6 +28,7 @@ import { ACCESS_READ, ACCESS_WRITE } from "./mmu";
 import { readLinear8, readLinear16, readLinear32, writeLinear8, writeLinear16, writeLinear32 } from "./access";
 import { userAccess } from "./decode";
 import { dataBreakpoints, noteDataAccess } from "./debug";
+import { physRead16, physRead32, physWrite8, physWrite16, physWrite32 } from "./memory";
 
 /** True when CR0.AM, EFLAGS.AC and CPL 3 make misaligned data accesses fault. Refreshed by `refreshAlignmentCheck`. */
 let alignCheck: bool = false;
@@ -251,21 +252,41 @@ export let descAddr: u32 = 0;
   return (hi >> 8) & 0x1f;
 }
 
-/** Supervisor-mode read of a system-table dword (SDM Vol. 3A 4.6: such accesses are never user accesses). */
+// The system tables: the GDT, the LDT, the IDT and the TSS. Accesses to
+// them are supervisor-mode accesses whatever the CPL (SDM Vol. 3A 4.6).
+// Under EXEC_PV ring 0 and these tables belong to the host, which builds
+// them in machine memory the guest cannot map (the guest's own GDT and
+// trap table reach them only through hypercalls that validate them), so
+// their bases are physical addresses and the guest's paging is not used.
+
+// @ts-ignore: decorator
+@inline function systemPhysical(): bool {
+  return load<u32>(EXEC_MODE) == EXEC_PV;
+}
+
 export function readSystem32(linear: u32): u32 {
+  if (systemPhysical()) return physRead32(linear);
   return readLinear32(linear, ACCESS_READ);
 }
 
 export function readSystem16(linear: u32): u32 {
+  if (systemPhysical()) return physRead16(linear);
   return readLinear16(linear, ACCESS_READ);
 }
 
 export function writeSystem32(linear: u32, v: u32): void {
-  writeLinear32(linear, v, ACCESS_READ);
+  if (systemPhysical()) physWrite32(linear, v);
+  else writeLinear32(linear, v, ACCESS_READ);
 }
 
 export function writeSystem16(linear: u32, v: u32): void {
-  writeLinear16(linear, v, ACCESS_READ);
+  if (systemPhysical()) physWrite16(linear, v);
+  else writeLinear16(linear, v, ACCESS_READ);
+}
+
+export function writeSystem8(linear: u32, v: u32): void {
+  if (systemPhysical()) physWrite8(linear, v);
+  else writeLinear8(linear, v, ACCESS_READ);
 }
 
 /**
@@ -309,7 +330,7 @@ export function readDescriptor(sel: u32, vector: i32, ext: u32): bool {
  */
 export function markAccessed(addr: u32, hi: u32): u32 {
   if ((hi & (1 << 8)) != 0) return hi;
-  writeLinear8(addr + 5, ((hi >> 8) & 0xff) | 1, ACCESS_READ);
+  writeSystem8(addr + 5, ((hi >> 8) & 0xff) | 1);
   return hi | (1 << 8);
 }
 

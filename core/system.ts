@@ -29,10 +29,9 @@ import {
 import { EXC_DB, EXC_GP, EXC_NP, EXC_UD, faulted, raise, raiseNoCode } from "./fault";
 import { DR6_BD, DR7_GD, refreshBreakpoints } from "./debug";
 import { EFER_NXE, flushTlbPage, writeCr0, writeCr3, writeCr4, writeEfer } from "./mmu";
-import { writeLinear8 } from "./access";
 import {
   descAddr, descDpl, descHi, descLimit, descLo, descPresent, descType, loadCache, protectedMode, readDescriptor,
-  refreshAlignmentCheck, v86Mode,
+  refreshAlignmentCheck, v86Mode, writeSystem8,
 } from "./segment";
 import { invalidateFetch } from "./decode";
 import { syncCounters } from "./run";
@@ -352,7 +351,7 @@ export function loadTaskRegister(sel: u32): void {
     return;
   }
   const busy = descHi | (2 << 8);
-  writeLinear8(descAddr + 5, (busy >> 8) & 0xff, 0);
+  writeSystem8(descAddr + 5, (busy >> 8) & 0xff);
   if (faulted()) return;
   loadCache(SEG_TR, sel, descLo, busy);
 }

@@ -28,10 +28,10 @@ import {
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
 import { ACCESS_READ, translate, writeCr3 } from "./mmu";
 import { probeLinear } from "./stack";
-import { writeLinear8, writeLinear16, writeLinear32 } from "./access";
 import {
   descAddr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, loadCache, loadNull,
-  loadRealSegment, markAccessed, readDescriptor, readSystem16, readSystem32, refreshAlignmentCheck,
+  loadRealSegment, markAccessed, readDescriptor, readSystem16, readSystem32, refreshAlignmentCheck, writeSystem8,
+  writeSystem16, writeSystem32,
 } from "./segment";
 import * as D from "./decode";
 import { invalidateFetch } from "./decode";
@@ -71,7 +71,7 @@ function setBusy(sel: u32, busy: bool): void {
   const at = load<u32>(REG_GDTR_BASE) + (sel & 0xfff8) + 5;
   const access = readSystem32(at - 1) >> 8;
   if (faulted()) return;
-  writeLinear8(at, busy ? (access | 2) & 0xff : (access & ~2) & 0xff, ACCESS_READ);
+  writeSystem8(at, busy ? (access | 2) & 0xff : (access & ~2) & 0xff);
 }
 
 /**
@@ -129,18 +129,18 @@ export function switchTask(sel: u32, lo: u32, hi: u32, source: i32, returnEip: u
   let oldFlags = eflags();
   if (source == TASK_IRET) oldFlags &= ~FLAG_NT;
   if (old32) {
-    writeLinear32(oldBase + 32, returnEip, ACCESS_READ);
-    writeLinear32(oldBase + 36, oldFlags, ACCESS_READ);
-    for (let i = 0; i < 8; i++) writeLinear32(oldBase + 40 + (<u32>i << 2), reg32(i), ACCESS_READ);
-    for (let i = 0; i < 6; i++) writeLinear16(oldBase + 72 + (<u32>i << 2), segSelector(i), ACCESS_READ);
+    writeSystem32(oldBase + 32, returnEip);
+    writeSystem32(oldBase + 36, oldFlags);
+    for (let i = 0; i < 8; i++) writeSystem32(oldBase + 40 + (<u32>i << 2), reg32(i));
+    for (let i = 0; i < 6; i++) writeSystem16(oldBase + 72 + (<u32>i << 2), segSelector(i));
   } else {
-    writeLinear16(oldBase + 14, returnEip, ACCESS_READ);
-    writeLinear16(oldBase + 16, oldFlags, ACCESS_READ);
-    for (let i = 0; i < 8; i++) writeLinear16(oldBase + 18 + (<u32>i << 1), reg16(i), ACCESS_READ);
-    for (let i = 0; i < 4; i++) writeLinear16(oldBase + 34 + (<u32>i << 1), segSelector(i), ACCESS_READ);
+    writeSystem16(oldBase + 14, returnEip);
+    writeSystem16(oldBase + 16, oldFlags);
+    for (let i = 0; i < 8; i++) writeSystem16(oldBase + 18 + (<u32>i << 1), reg16(i));
+    for (let i = 0; i < 4; i++) writeSystem16(oldBase + 34 + (<u32>i << 1), segSelector(i));
   }
   if (source == TASK_CALL || source == TASK_INT) {
-    writeLinear16(newBase, oldSel, ACCESS_READ);
+    writeSystem16(newBase, oldSel);
     nFlags |= FLAG_NT;
   }
   let newHi = hi;

@@ -426,6 +426,8 @@ export class Cpu {
   /** The physical address of an MMIO exit or a write intercept, or the faulting linear address of a #PF exit. */
   exitAddress(): number { return this.word(L.EXIT_ADDRESS); }
   exitInsnLength(): number { return this.word(L.EXIT_INSN_LENGTH); }
+  /** What kind of event an EXIT_EXCEPTION was (core/layout.ts EXIT_EVENT_KIND): 0 external, 1 exception, 2 INT n, 3 INT3/INTO, 4 INT1. */
+  exitEventKind(): number { return this.word(L.EXIT_EVENT_KIND); }
   /** The linear address of an EXIT_WRITE_INTERCEPT write. */
   exitLinear(): number { return this.word(L.EXIT_LINEAR); }
   /** The high dword of an 8-byte EXIT_WRITE_INTERCEPT write (CMPXCHG8B). */
@@ -481,6 +483,17 @@ export class Cpu {
   /** Bit v set: exception v exits with EXIT_EXCEPTION instead of going through the IDT. */
   get exceptionExitBitmap(): number { return this.word(L.EXCEPTION_EXIT_BITMAP); }
   set exceptionExitBitmap(bits: number) { this.setWord(L.EXCEPTION_EXIT_BITMAP, bits); }
+
+  /** The execution mode (core/layout.ts EXEC_NATIVE, EXEC_PV). */
+  get execMode(): number { return this.word(L.EXEC_MODE); }
+  set execMode(mode: number) { this.setWord(L.EXEC_MODE, mode); }
+
+  /** Under EXEC_PV: INT `vector` goes through the IDT (true) or exits to the host (false), as core/pv.ts describes. */
+  setDirectVector(vector: number, direct: boolean): void {
+    const at = L.PV_DIRECT_VECTORS + ((vector & 0xff) >>> 5) * 4;
+    const bit = 1 << (vector & 31);
+    this.setWord(at, direct ? this.word(at) | bit : this.word(at) & ~bit);
+  }
 
   /** The INTR line: asserted with a vector, dropped by the core when it takes the interrupt. */
   intrPending(): boolean { return this.word(L.INTR_PENDING) !== 0; }
