@@ -7,6 +7,13 @@
 // how the guest ended. Today the machine is the bare one
 // (hypervisor/platform/bare.ts); `--machine xen` arrives with the hypervisor.
 //
+// In deterministic mode what reaches COM1 is part of the run's input as
+// much as the image: each chunk arrives at a virtual time (the machine
+// queues typed keys for the point the run has reached), `--record` writes
+// the chunks and their times to a file, and `--replay` gives them back at
+// the same times, so a session typed once repeats bit for bit
+// (hypervisor/platform/bare.ts, `receiveAt` and `onInput`).
+//
 // The console is COM1 plus port 0xE9. Many guests write every byte to both
 // (hello, bench.asm), so text on one port that repeats what the other has
 // just printed is printed once: `ConsoleMerge` below.
@@ -19,6 +26,9 @@ import { IMAGE_FORMATS, type ImageFormat } from "../hypervisor/platform/loaders.
 import type { TraceEntry, TraceInstruction, TraceRead } from "../hypervisor/platform/cpu.js";
 import { EXIT_EXCEPTION, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN } from "../core/layout.js";
 import { disassembleOne } from "./asm/disasm.js";
+
+/** The first line of an input record (`--record`, `--replay`): the format's name and version. */
+export const INPUT_RECORD_HEADER = "xenoscope-input 1";
 
 export const RUN_HELP = `usage: xenoscope run [options] IMAGE
 
@@ -38,11 +48,19 @@ a raw ROM image of at most 1 MiB started at the reset vector.
                       deterministic: one instruction is one ns of virtual
                       time, so a run repeats exactly (stdin, when not a
                       terminal, is read to its end first and given to COM1
-                      at the start)
+                      at the start; keys typed in a terminal reach COM1 at
+                      the point the run has reached when they arrive)
+  --record FILE       with --clock deterministic: write every chunk of input
+                      COM1 receives to FILE, with the virtual time it
+                      arrived at (the format is below)
+  --replay FILE       with --clock deterministic: give COM1 the chunks FILE
+                      holds, each at its time, instead of stdin, so the
+                      recorded run repeats exactly (in a terminal, Ctrl-]
+                      still detaches)
   --format FORMAT     multiboot, elf or rom instead of detecting it
   --timeout S         end the run after S seconds on the run's clock
-  --trace FILE        write each exit, interrupt and halt to FILE, one a line,
-                      prefixed with the instruction count
+  --trace FILE        write each exit, interrupt, halt and chunk of input to
+                      FILE, one a line, prefixed with the instruction count
   --trace-insns       with --trace: also write every instruction executed,
                       one a line (instruction count, CS:EIP, bytes in hex,
                       disassembly), and the CPU's own events (\`cpu ...\`:
@@ -53,10 +71,23 @@ a raw ROM image of at most 1 MiB started at the reset vector.
                       one line each (repeatable; PORT in decimal or 0x hex)
   --help              this text
 
+An input record (--record, --replay) is text. Its first line is
+\`${INPUT_RECORD_HEADER}' (the format and its version); then one chunk a
+line, \`TIME HEXBYTES': TIME is the virtual time in ns at which COM1
+received the chunk (instructions executed plus the time a halted CPU
+skipped: the count --trace lines begin with, until the first skip),
+HEXBYTES the bytes, two hex digits each. Times never decrease; chunks with
+the same time arrive in file order. Blank lines and lines starting with #
+are ignored. Example:
+  ${INPUT_RECORD_HEADER}
+  0 6563686f0a
+  1523377 657869740a
+
 Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port
 0xF4); 4 when it halts for good; 2 when it triple-faults; 6 when it resets
-the machine; 124 on --timeout; 0 when you detach; 64 for bad arguments or
-an image that cannot be read or loaded.`;
+the machine; 124 on --timeout; 0 when you detach; 64 for bad arguments, an
+image that cannot be read or loaded, or a --replay file that is not an
+input record (the line and what is wrong with it are printed).`;
 
 /** RAM sizes the core can hold: whole MiB, from the 1 MiB a PC needs for its low memory to just under the 1 GiB of wasm memory the core may use. */
 export const MIN_MEM_MIB = 1;
@@ -72,6 +103,10 @@ export interface RunArgs {
   trace?: string;
   /** `--trace-insns`: the core's trace of instructions and events goes to the --trace file too. */
   traceInsns?: boolean;
+  /** `--record FILE`: the input record to write. */
+  record?: string;
+  /** `--replay FILE`: the input record to give COM1 instead of stdin. */
+  replay?: string;
   stats: boolean;
   portLog: number[];
 }
@@ -132,6 +167,13 @@ export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error
       case "--trace-insns":
         args.traceInsns = true;
         break;
+      case "--record":
+      case "--replay": {
+        const v = value();
+        if (!v) return { error: `${flag} needs a file name` };
+        args[flag === "--record" ? "record" : "replay"] = v;
+        break;
+      }
       case "--stats":
         args.stats = true;
         break;
@@ -149,6 +191,10 @@ export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error
   }
   if (images.length !== 1) return { error: images.length ? "more than one image" : "no image to run" };
   if (args.traceInsns && args.trace === undefined) return { error: "--trace-insns needs --trace FILE to write to" };
+  for (const [flag, file] of [["--record", args.record], ["--replay", args.replay]] as const) {
+    // Only in deterministic mode does a time name one point of the run: in real time the host decides what runs when.
+    if (file !== undefined && args.clock !== "deterministic") return { error: `${flag} needs --clock deterministic` };
+  }
   args.image = images[0]!;
   return args;
 }
@@ -197,6 +243,75 @@ export class ConsoleMerge {
     mine.push(byte);
     if (mine.length > ConsoleMerge.WINDOW) mine.shift();
     this.emit(byte);
+  }
+}
+
+/** One chunk of COM1 input and the virtual time (ns) at which it arrives. */
+export interface InputChunk {
+  at: number;
+  bytes: Uint8Array;
+}
+
+/** One line of an input record: `TIME HEXBYTES`. */
+export function formatInputChunk(at: number, bytes: Uint8Array): string {
+  return `${at} ${Buffer.from(bytes).toString("hex")}`;
+}
+
+/**
+ * Reads an input record (the format RUN_HELP describes). A file that is not
+ * one gives the number of the first bad line (from 1) and what is wrong
+ * with it, so a hand-edited record can be fixed.
+ */
+export function parseInputRecord(text: string): InputChunk[] | { line: number; error: string } {
+  const lines = text.split("\n");
+  // A final newline ends the last line; it does not start another.
+  if (lines.at(-1) === "") lines.pop();
+  if (lines.length === 0) return { line: 1, error: `the file is empty; an input record starts with \`${INPUT_RECORD_HEADER}'` };
+  const header = lines[0]!.replace(/\r$/, "");
+  if (header !== INPUT_RECORD_HEADER) {
+    const version = header.match(/^xenoscope-input (.*)$/)?.[1];
+    return {
+      line: 1,
+      error: version !== undefined ?
+        `version \`${version}' of the input record format is not one this xenoscope reads (it reads \`${INPUT_RECORD_HEADER}')` :
+        `not an input record: the first line must be \`${INPUT_RECORD_HEADER}'`,
+    };
+  }
+  const chunks: InputChunk[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, "");
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const bad = (error: string) => ({ line: i + 1, error });
+    const fields = line.split(" ");
+    if (fields.length !== 2) return bad(`expected \`TIME HEXBYTES' (two fields, one space between), got ${fields.length} field${fields.length === 1 ? "" : "s"}`);
+    const [time, hexBytes] = fields as [string, string];
+    if (!/^\d+$/.test(time)) return bad(`the time \`${time}' is not a whole number of ns`);
+    const at = Number(time);
+    if (!Number.isSafeInteger(at)) return bad(`the time ${time} is too large`);
+    const previous = chunks.at(-1)?.at ?? 0;
+    if (at < previous) return bad(`the time ${at} is before the previous chunk's ${previous}: times must not decrease`);
+    if (!/^([0-9a-fA-F]{2})+$/.test(hexBytes)) return bad(`\`${hexBytes.length > 20 ? `${hexBytes.slice(0, 20)}...` : hexBytes}' is not bytes in hex, two digits each`);
+    chunks.push({ at, bytes: Uint8Array.from(Buffer.from(hexBytes, "hex")) });
+  }
+  return chunks;
+}
+
+/**
+ * The `--record` file: the header at once, then a line for each chunk as
+ * COM1 receives it, written straight away so a run that is killed keeps
+ * what it got.
+ */
+class InputRecordFile {
+  constructor(private readonly fd: number) {
+    writeAll(fd, Buffer.from(`${INPUT_RECORD_HEADER}\n`));
+  }
+
+  chunk(at: number, bytes: Uint8Array): void {
+    writeAll(this.fd, Buffer.from(`${formatInputChunk(at, bytes)}\n`));
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }
 
@@ -345,24 +460,32 @@ function writeAll(fd: number, data: Buffer): void {
  * Connects stdin to COM1. A terminal goes into raw mode (keys reach the guest
  * as typed, Ctrl-C included) and Ctrl-] detaches. In deterministic mode a
  * stdin that is not a terminal is read to its end first and queued at
- * virtual time 0, so the run does not depend on when the bytes arrive.
- * Returns the function that disconnects it again.
+ * virtual time 0, so the run does not depend on when the bytes arrive; keys
+ * from a terminal are queued by the machine for the point the run has
+ * reached, which --record keeps. With `replaying`, COM1's input is already
+ * queued from the record: a terminal is watched for Ctrl-] alone and any
+ * other stdin is left unread. Returns the function that disconnects it again.
  */
-async function attachInput(machine: BareMachine, deterministic: boolean): Promise<() => void> {
+async function attachInput(machine: BareMachine, deterministic: boolean, replaying: boolean): Promise<() => void> {
   const stdin = process.stdin;
-  if (!stdin.isTTY && deterministic) {
+  if (!stdin.isTTY && (deterministic || replaying)) {
+    if (replaying) return () => {};
     const chunks: Buffer[] = [];
     for await (const chunk of stdin) chunks.push(chunk as Buffer);
-    machine.uart.receive(Buffer.concat(chunks));
+    const all = Buffer.concat(chunks);
+    if (all.length > 0) machine.receiveAt(0, all);
     return () => {};
   }
   if (stdin.isTTY) stdin.setRawMode(true);
-  machine.inputOpen = true;
+  // A replayed run ends where the record's input leaves it, whatever the terminal does.
+  machine.inputOpen = !replaying;
   const onData = (chunk: Buffer) => {
-    const detach = stdin.isTTY ? chunk.indexOf(DETACH) : -1;
-    machine.uart.receive(detach < 0 ? chunk : chunk.subarray(0, detach));
-    if (detach >= 0) machine.stop({ status: 0, reason: "detached", message: "detached (Ctrl-]); the guest is stopped" });
-    machine.wake();
+    if (stdin.isTTY && chunk.includes(DETACH)) {
+      // The run ends here, so bytes typed before Ctrl-] in the same chunk would never be read.
+      machine.stop({ status: 0, reason: "detached", message: "detached (Ctrl-]); the guest is stopped" });
+      return;
+    }
+    if (!replaying) machine.receive(chunk);
   };
   const onEnd = () => {
     machine.inputOpen = false;
@@ -396,12 +519,42 @@ export async function runCommand(argv: string[]): Promise<number> {
     console.error(`xenoscope run: cannot read ${args.image}: ${(e as Error).message}`);
     return 64;
   }
+  let replay: InputChunk[] | undefined;
+  if (args.replay !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(args.replay, "latin1");
+    } catch (e) {
+      console.error(`xenoscope run: cannot read the input record ${args.replay}: ${(e as Error).message}`);
+      return 64;
+    }
+    const parsed = parseInputRecord(text);
+    if (!Array.isArray(parsed)) {
+      console.error(`xenoscope run: ${args.replay}:${parsed.line}: ${parsed.error}`);
+      return 64;
+    }
+    replay = parsed;
+  }
   let trace: TraceFile | undefined;
+  let record: InputRecordFile | undefined;
+  const closeFiles = () => {
+    trace?.close();
+    record?.close();
+  };
   if (args.trace !== undefined) {
     try {
       trace = new TraceFile(openSync(args.trace, "w"));
     } catch (e) {
       console.error(`xenoscope run: cannot write the trace ${args.trace}: ${(e as Error).message}`);
+      return 64;
+    }
+  }
+  if (args.record !== undefined) {
+    try {
+      record = new InputRecordFile(openSync(args.record, "w"));
+    } catch (e) {
+      closeFiles();
+      console.error(`xenoscope run: cannot write the input record ${args.record}: ${(e as Error).message}`);
       return 64;
     }
   }
@@ -416,11 +569,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       clock: args.clock,
       onSerial: (b) => merge.serial(b),
       onDebugConsole: (b) => merge.debugConsole(b),
+      onInput: record && ((at, bytes) => record.chunk(at, bytes)),
       trace: trace && ((line) => trace.line(line)),
       coreTrace: coreTrace && { sink: (read) => coreTrace.take(read) },
     });
   } catch (e) {
-    trace?.close();
+    closeFiles();
     console.error(`xenoscope run: --mem ${args.memMiB}: ${(e as Error).message}`);
     return 64;
   }
@@ -430,13 +584,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     machine.load(image, { format: args.format, cmdline: args.image });
   } catch (e) {
     if (!(e instanceof LoadError)) throw e;
-    trace?.close();
+    closeFiles();
     console.error(`xenoscope run: ${args.image}: ${e.message}`);
     return 64;
   }
   if (args.timeoutSeconds !== undefined) machine.timeoutNs = machine.clock.now() + args.timeoutSeconds * 1e9;
+  for (const { at, bytes } of replay ?? []) machine.receiveAt(at, bytes);
 
-  const detachInput = await attachInput(machine, args.clock === "deterministic");
+  const detachInput = await attachInput(machine, args.clock === "deterministic", replay !== undefined);
   const started = performance.now();
   let end;
   try {
@@ -444,7 +599,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   } finally {
     detachInput();
     stdout.flush();
-    trace?.close();
+    closeFiles();
   }
   const seconds = (performance.now() - started) / 1000;
   if (end.message) console.error(`xenoscope: ${end.message} (status ${end.status})`);

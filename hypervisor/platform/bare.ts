@@ -28,6 +28,21 @@
 // (coreTrace), each slice is short enough for the trace ring to hold all it
 // records, and the ring is read as soon as the slice returns.
 //
+// Host input for COM1 is an event on the clock like a timer (DESIGN.md:
+// "host input is injected at recorded instruction counts"). A chunk queued
+// with `receiveAt` reaches the UART at the start of the first step whose
+// clock time has reached the chunk's time; slices end there and a halted CPU
+// skips there, exactly as for a deadline. Keys typed at a terminal
+// (`receive`) are queued, in deterministic mode, for the point the run has
+// reached when they arrive: the next step boundary, or a few nanoseconds on
+// when a replay could not stop there (the slice just run ended at an exit,
+// or events used some of its budget; see `reach`). `onInput` reports each
+// chunk with the time it reached the UART; queuing the same chunks at the
+// same times in a new run repeats it bit for bit, slice for slice, which is
+// `xenoscope run --record/--replay`. The key is virtual time, not the
+// instruction count alone, because a halted CPU's count stands still while
+// its time moves: without a timer it would never reach a later count.
+//
 // How a run ends, as DESIGN.md's command-line conventions number it: the
 // guest writes v to isa-debug-exit ((v << 1) | 1); halts for good (4);
 // triple-faults (2); resets itself through port 0x92 (6, "reboot"); or the
@@ -43,7 +58,7 @@ import { Pit8254, PIT_PORT_BASE } from "../devices/pit8254.js";
 import { Port61, PORT61 } from "../devices/port61.js";
 import { Port92, PORT92 } from "../devices/port92.js";
 import { COM1_BASE, COM1_IRQ, Uart16550 } from "../devices/uart16550.js";
-import { EXIT_BUDGET, EXIT_EXCEPTION, EXIT_HLT, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN, REG_TSC } from "../../core/layout.js";
+import { EXIT_BUDGET, EXIT_EXCEPTION, EXIT_HLT, EXIT_IO, EXIT_MMIO, EXIT_SHUTDOWN, REG_TSC, RUN_BUDGET } from "../../core/layout.js";
 import { hex, type BootPlan, type PhysicalMemory, type ProtectedModeEntry } from "./boot.js";
 import { Cpu, type TraceOptions, type TraceRead } from "./cpu.js";
 import { loadImage, type ImageFormat } from "./loaders.js";
@@ -58,6 +73,8 @@ import { haltingRom } from "./rom.js";
 export interface BareCpu extends PhysicalMemory {
   /** Executes at most `budget` instructions; returns an EXIT_* reason (core/layout.ts). */
   run(budget: number): number;
+  /** What the last run left of its budget (RUN_BUDGET): instructions and events delivered through the IDT each use one. */
+  budgetLeft(): number;
   /** Instructions retired since the CPU was created. */
   instructions(): number;
   /** The exit-info block of the last exit. */
@@ -105,7 +122,13 @@ export interface BareMachineOptions {
   onSerial?: (byte: number) => void;
   /** Bytes written to port 0xE9. */
   onDebugConsole?: (byte: number) => void;
-  /** One line per exit, interrupt and halt, for `--trace`. */
+  /**
+   * Every chunk of host input as it reaches COM1, with the clock time it
+   * arrived at: giving the same chunks to `receiveAt` at the same times
+   * repeats a deterministic run (`xenoscope run --record`).
+   */
+  onInput?: (at: number, bytes: Uint8Array) => void;
+  /** One line per exit, interrupt, halt and chunk of input, for `--trace`. */
   trace?: (line: string) => void;
   /**
    * The core's own trace (core/trace.ts): what to record, and where each
@@ -152,6 +175,24 @@ export class BareMachine {
   private readonly trace: ((line: string) => void) | undefined;
   private readonly coreTraceSink: ((read: TraceRead) => void) | undefined;
   private wakeIdle: (() => void) | undefined;
+  private readonly onInput: ((at: number, bytes: Uint8Array) => void) | undefined;
+  /** Host input for COM1 waiting for its time, in delivery order (times never decrease). */
+  private readonly inputQueue: { at: number; bytes: Uint8Array }[] = [];
+  /**
+   * Clock time at which a step last gave COM1 its due input: a chunk due at
+   * this time or earlier that is queued now would arrive a step late, so
+   * live input goes after it and `receiveAt` refuses it.
+   */
+  private inputChecked = -1;
+  /**
+   * The latest clock time a slice run so far could have stopped at had its
+   * budget been cut there: its start, plus the budget units it used (events
+   * use units but not time), plus one when it stopped for an exit, whose
+   * instruction needs a unit to start. Live input is queued no earlier, so
+   * a replay, which knows the input's time from the beginning and cuts its
+   * slices there, slices the run exactly as the live run did.
+   */
+  private reach = 0;
   /** Clock time and instruction count when the TSC was last brought up to the clock. */
   private tscClock = 0;
   private tscInstructions = 0;
@@ -161,6 +202,7 @@ export class BareMachine {
     this.cpu = cpu;
     this.clock = clock;
     this.trace = options.trace;
+    this.onInput = options.onInput;
     if (options.coreTrace) {
       const { instructions, events, sink } = options.coreTrace;
       if (!cpu.enableTrace || !cpu.readTrace) throw new Error("coreTrace needs a CPU with a trace ring");
@@ -214,6 +256,37 @@ export class BareMachine {
     this.wake();
   }
 
+  /**
+   * COM1 receives `bytes` when the clock reaches `at` (ns of virtual time;
+   * in deterministic mode instructions executed plus the time HLT skipped).
+   * Chunks for the same time arrive in the order given. Throws a RangeError
+   * for a time before the last chunk queued, or one the run has passed.
+   */
+  receiveAt(at: number, bytes: Uint8Array): void {
+    const last = this.inputQueue.at(-1)?.at ?? -Infinity;
+    if (!Number.isSafeInteger(at) || at < last || at <= this.inputChecked) {
+      throw new RangeError(`input at ${at} ns: the run is at ${this.inputChecked} ns and input is queued up to ${last} ns`);
+    }
+    this.inputQueue.push({ at, bytes: Uint8Array.from(bytes) });
+    this.wake();
+  }
+
+  /**
+   * Host input arriving now, from a terminal or a pipe. In real time COM1
+   * takes it at once. In deterministic mode it is queued for the point the
+   * run has reached (see `reach`), so `onInput` reports a time at which a
+   * replay gives it back at the same instruction.
+   */
+  receive(bytes: Uint8Array): void {
+    if (this.clock.mode !== "deterministic") {
+      this.deliverInput(bytes);
+      this.wake();
+      return;
+    }
+    const last = this.inputQueue.at(-1)?.at ?? 0;
+    this.receiveAt(Math.max(this.clock.now(), this.reach, this.inputChecked + 1, last), bytes);
+  }
+
   /** Host input has arrived (or the input closed): a halted CPU waiting for it looks again. */
   wake(): void {
     const wake = this.wakeIdle;
@@ -253,12 +326,31 @@ export class BareMachine {
     }
   }
 
-  /** Instructions the next slice may run: in deterministic mode, exactly up to the next deadline. */
+  /** Clock time of the next thing the host does to the machine: a timer or queued input. */
+  private nextEvent(): number {
+    return Math.min(this.clock.nextDeadline(), this.inputQueue[0]?.at ?? Infinity);
+  }
+
+  /** Instructions the next slice may run: in deterministic mode, exactly up to the next timer or input. */
   private budget(): number {
     const longest = this.coreTraceSink ? CORE_TRACE_SLICE : SLICE;
     if (this.clock.mode !== "deterministic") return Math.min(REALTIME_SLICE, longest);
-    const until = Math.min(this.clock.nextDeadline(), this.timeoutNs) - this.clock.now();
+    const until = Math.min(this.nextEvent(), this.timeoutNs) - this.clock.now();
     return Math.max(1, Math.min(longest, until));
+  }
+
+  /** Gives COM1 every queued chunk that is due: at a step's start, after the timers, before INTR is driven. */
+  private deliverDueInput(): void {
+    const now = this.clock.now();
+    this.inputChecked = now;
+    while (this.inputQueue.length > 0 && this.inputQueue[0]!.at <= now) this.deliverInput(this.inputQueue.shift()!.bytes);
+  }
+
+  private deliverInput(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.trace?.(`${this.cpu.instructions()} input com1 ${n} byte${n === 1 ? "" : "s"} at ${this.clock.now()} ns`);
+    this.onInput?.(this.clock.now(), bytes);
+    this.uart.receive(bytes);
   }
 
   /**
@@ -272,9 +364,14 @@ export class BareMachine {
       this.stop({ status: 124, reason: "timeout", message: "the timeout passed" });
     }
     if (this.ended) return "ran";
+    this.deliverDueInput();
     this.syncInterrupt();
     if (this.cpu.halted() && !this.intrAsserted) return this.halted();
-    const reason = this.cpu.run(this.budget());
+    const start = this.clock.now();
+    const budget = this.budget();
+    const reason = this.cpu.run(budget);
+    const used = budget - this.cpu.budgetLeft();
+    this.reach = Math.max(this.reach, start + used + (reason === EXIT_BUDGET ? 0 : 1));
     this.coreTraceSink?.(this.cpu.readTrace!());
     this.syncTsc();
     this.syncInterrupt();
@@ -321,7 +418,7 @@ export class BareMachine {
       this.stop({ status: 4, reason: "halted", message: "the guest halted with interrupts off" });
       return "ran";
     }
-    const wakeup = this.clock.nextDeadline();
+    const wakeup = this.nextEvent();
     if (wakeup === Infinity && !this.inputOpen) {
       this.stop({
         status: 4,
@@ -332,7 +429,7 @@ export class BareMachine {
     }
     const next = Math.min(wakeup, this.timeoutNs);
     if (this.clock.mode === "deterministic" && next !== Infinity) {
-      // DESIGN.md: HLT advances virtual time to the next timer.
+      // DESIGN.md: HLT advances virtual time to the next timer (or input).
       this.clock.skipTo(next);
       this.syncTsc();
       return "ran";
@@ -364,7 +461,7 @@ export class BareMachine {
         if (timer !== undefined) clearTimeout(timer);
         resolve();
       };
-      const next = Math.min(this.clock.nextDeadline(), this.timeoutNs);
+      const next = Math.min(this.nextEvent(), this.timeoutNs);
       if (this.clock.mode === "realtime" && next !== Infinity) {
         timer = setTimeout(() => this.wake(), Math.max(0, (next - this.clock.now()) / 1e6));
       }
@@ -407,12 +504,15 @@ export async function createBareMachine(options: CreateBareMachineOptions = {}):
   const ramBytes = options.ramBytes ?? 128 * 1024 * 1024;
   const cpu = options.wasm ? Cpu.create(options.wasm, ramBytes) : await Cpu.load(ramBytes);
   const clock = new Clock({ mode: options.clock ?? "realtime", instructions: () => cpu.instructions() });
-  return new BareMachine({ ...options, cpu: withTscSetter(cpu), clock });
+  return new BareMachine({ ...options, cpu: asBareCpu(cpu), clock });
 }
 
-/** The Cpu with the TSC setter the machine needs, written through the layout. */
-function withTscSetter(cpu: Cpu): BareCpu {
+/** The Cpu with the two accesses the machine needs written through the layout: the budget left and the TSC setter. */
+function asBareCpu(cpu: Cpu): BareCpu {
   return Object.assign(cpu, {
+    budgetLeft(): number {
+      return cpu.word(RUN_BUDGET);
+    },
     setTsc(value: bigint): void {
       cpu.setWord(REG_TSC, Number(value & 0xffffffffn));
       cpu.setWord(REG_TSC + 4, Number((value >> 32n) & 0xffffffffn));

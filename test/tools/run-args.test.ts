@@ -2,7 +2,7 @@
 // (test/tools/run.test.ts runs the built command and checks its exit statuses.)
 
 import { describe, expect, it } from "vitest";
-import { ConsoleMerge, parseRunArgs } from "../../tools/run.js";
+import { ConsoleMerge, formatInputChunk, INPUT_RECORD_HEADER, parseInputRecord, parseRunArgs } from "../../tools/run.js";
 
 describe("xenoscope run arguments", () => {
   it("defaults to the bare machine, 128 MiB, the real-time clock", () => {
@@ -18,6 +18,13 @@ describe("xenoscope run arguments", () => {
     ).toEqual({
       image: "k.bin", machine: "bare", memMiB: 64, clock: "deterministic", format: "rom", timeoutSeconds: 2.5,
       trace: "t.log", stats: true, portLog: [0xe9, 0xf4],
+    });
+  });
+
+  it("takes --record and --replay, each with a file, with the deterministic clock", () => {
+    expect(parseRunArgs(["--clock", "deterministic", "--record", "in.rec", "--replay=old.rec", "k.bin"])).toEqual({
+      image: "k.bin", machine: "bare", memMiB: 128, clock: "deterministic", stats: false, portLog: [],
+      record: "in.rec", replay: "old.rec",
     });
   });
 
@@ -39,6 +46,10 @@ describe("xenoscope run arguments", () => {
     [["--port-log", "com1", "k.bin"], /--port-log needs a port/],
     [["--machine", "pc", "k.bin"], /unknown machine/],
     [["--frobnicate", "k.bin"], /unknown option/],
+    [["--record", "in.rec", "k.bin"], /--record needs --clock deterministic/],
+    [["--clock", "realtime", "--replay", "in.rec", "k.bin"], /--replay needs --clock deterministic/],
+    [["--clock", "deterministic", "k.bin", "--record"], /--record needs a file name/],
+    [["--clock", "deterministic", "--replay=", "k.bin"], /--replay needs a file name/],
   ];
   for (const [argv, reason] of bad) {
     it(`rejects ${argv.join(" ") || "no arguments"} with a one-line reason`, () => {
@@ -94,4 +105,43 @@ describe("console merge of COM1 and port 0xE9", () => {
     debug(long);
     expect(text()).toBe(long);
   });
+});
+
+describe("input records (--record, --replay)", () => {
+  it("reads a header and then one chunk a line, TIME and the bytes in hex", () => {
+    expect(parseInputRecord(`${INPUT_RECORD_HEADER}\n0 6869\n1500 0D0a\n1500 ff\n`)).toEqual([
+      { at: 0, bytes: Uint8Array.of(0x68, 0x69) },
+      { at: 1500, bytes: Uint8Array.of(0x0d, 0x0a) },
+      { at: 1500, bytes: Uint8Array.of(0xff) },
+    ]);
+  });
+
+  it("skips blank lines and # comments, and takes CR LF line ends and a missing final newline", () => {
+    expect(parseInputRecord(`${INPUT_RECORD_HEADER}\r\n# typed at the prompt\r\n\r\n7 61\r\n# done`)).toEqual([{ at: 7, bytes: Uint8Array.of(0x61) }]);
+    expect(parseInputRecord(`${INPUT_RECORD_HEADER}\n`)).toEqual([]);
+  });
+
+  it("writes a chunk as the line it reads back", () => {
+    const line = formatInputChunk(123456, Uint8Array.of(0x65, 0x78, 0x0d));
+    expect(line).toBe("123456 65780d");
+    expect(parseInputRecord(`${INPUT_RECORD_HEADER}\n${line}\n`)).toEqual([{ at: 123456, bytes: Uint8Array.of(0x65, 0x78, 0x0d) }]);
+  });
+
+  const bad: [string, number, RegExp][] = [
+    ["", 1, /the file is empty/],
+    ["xenoscope-input 2\n", 1, /version `2' .* not one this xenoscope reads/],
+    ["0 61\n", 1, /not an input record/],
+    [`${INPUT_RECORD_HEADER}\n5 61\n\n4 62\n`, 4, /the time 4 is before the previous chunk's 5/],
+    [`${INPUT_RECORD_HEADER}\n5 6\n`, 2, /is not bytes in hex/],
+    [`${INPUT_RECORD_HEADER}\n5 \n`, 2, /`' is not bytes in hex/],
+    [`${INPUT_RECORD_HEADER}\n5.5 61\n`, 2, /not a whole number of ns/],
+    [`${INPUT_RECORD_HEADER}\n 5 61\n`, 2, /expected `TIME HEXBYTES'/],
+    [`${INPUT_RECORD_HEADER}\n5\t61\n`, 2, /expected `TIME HEXBYTES'/],
+    [`${INPUT_RECORD_HEADER}\n${"9".repeat(17)} 61\n`, 2, /too large/],
+  ];
+  for (const [text, line, reason] of bad) {
+    it(`refuses ${JSON.stringify(text)} at line ${line}`, () => {
+      expect(parseInputRecord(text)).toEqual({ line, error: expect.stringMatching(reason) });
+    });
+  }
 });

@@ -43,7 +43,7 @@ describe("xenoscope run", () => {
   it("has --help naming every option and the exit statuses", () => {
     const r = xenoscope(["--help"]);
     expect(r.status).toBe(0);
-    for (const option of ["--machine", "--mem", "--trace", "--stats", "--port-log", "--timeout", "--clock", "Ctrl-]", "124"]) {
+    for (const option of ["--machine", "--mem", "--trace", "--trace-insns", "--stats", "--port-log", "--timeout", "--clock", "--format", "--record", "--replay", "Ctrl-]", "124"]) {
       expect(r.stdout).toContain(option);
     }
   });

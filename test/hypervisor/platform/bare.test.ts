@@ -25,6 +25,8 @@ type Op =
  * leaves the instruction unretired until the next run; INTR is taken at an
  * instruction boundary when IF is set, clearing INTR_PENDING and waking a
  * halted CPU; run() on a halted CPU with nothing to take returns EXIT_HLT.
+ * The budget counts down as core/run.ts counts it: one unit for each
+ * instruction and each interrupt taken, and what is left stays readable.
  */
 class ScriptedCpu implements BareCpu {
   readonly ramBytes = 16 << 20;
@@ -37,6 +39,7 @@ class ScriptedCpu implements BareCpu {
   private vector = 0;
   private isHalted = false;
   private ifFlag = false;
+  private unused = 0;
   /** Vectors taken, with the instruction count at which each was taken. */
   readonly taken: [number, number][] = [];
   readonly inputs: number[] = [];
@@ -45,27 +48,30 @@ class ScriptedCpu implements BareCpu {
   constructor(private readonly script: Op[]) {}
 
   run(budget: number): number {
+    this.unused = budget;
     if (this.pendingIo) {
+      // The core runs the instruction again with the exit's result, before any interrupt.
       if ("in" in this.pendingIo) this.inputs.push(this.exit.data);
       this.pendingIo = undefined;
       this.retire();
     }
-    let left = budget;
     for (;;) {
+      if (this.unused === 0) return EXIT_BUDGET;
       if (this.intr && this.ifFlag) {
         this.intr = false;
         this.isHalted = false;
         this.taken.push([this.vector, this.count]);
+        this.unused--;
+        continue;
       }
       if (this.isHalted) return EXIT_HLT;
-      if (left === 0) return EXIT_BUDGET;
       const op = this.script[this.pc];
       if (!op) throw new Error("the script ran off its end");
       if ("run" in op) {
         this.left ??= op.run;
-        const n = Math.min(left, this.left);
+        const n = Math.min(this.unused, this.left);
         this.count += n;
-        left -= n;
+        this.unused -= n;
         this.left -= n;
         if (this.left === 0) {
           this.left = undefined;
@@ -79,11 +85,9 @@ class ScriptedCpu implements BareCpu {
       } else if ("sti" in op) {
         this.ifFlag = true;
         this.retire();
-        left--;
       } else if ("hlt" in op) {
         this.isHalted = true;
         this.retire();
-        return EXIT_HLT;
       } else {
         return EXIT_SHUTDOWN;
       }
@@ -93,8 +97,10 @@ class ScriptedCpu implements BareCpu {
   private retire(): void {
     this.count++;
     this.pc++;
+    this.unused--;
   }
 
+  budgetLeft = () => this.unused;
   instructions = () => this.count;
   exitPort = () => this.exit.port;
   exitSize = () => this.exit.size;
@@ -123,13 +129,20 @@ function machine(script: Op[]) {
   const clock = new Clock({ mode: "deterministic", instructions: () => cpu.count });
   const serial: number[] = [];
   const debug: number[] = [];
-  const m = new BareMachine({ cpu, clock, onSerial: (b) => serial.push(b), onDebugConsole: (b) => debug.push(b) });
-  return { m, cpu, clock, serial, debug };
+  /** Host input as COM1 received it: [clock time, bytes]. */
+  const received: [number, number[]][] = [];
+  const m = new BareMachine({
+    cpu, clock, onSerial: (b) => serial.push(b), onDebugConsole: (b) => debug.push(b),
+    onInput: (at, bytes) => received.push([at, [...bytes]]),
+  });
+  return { m, cpu, clock, serial, debug, received };
 }
 
 const out = (port: number, value: number): Op => ({ out: port, value });
 /** The PICs programmed as a kernel does: vectors 0x20 and 0x28, automatic EOI so the script need not EOI. */
 const initPic: Op[] = [out(0x20, 0x11), out(0x21, 0x20), out(0x21, 0x04), out(0x21, 0x03), out(0xa0, 0x11), out(0xa1, 0x28), out(0xa1, 0x02), out(0xa1, 0x03)];
+/** COM1 with RTS (so host bytes move into its receive buffer), OUT2, and the received-data interrupt on. */
+const initUart: Op[] = [out(0x3fc, 0x0b), out(0x3f9, 0x01)];
 /** PIT counter 0 in mode 2 with count n. */
 const pitPeriodic = (n: number): Op[] => [out(0x43, 0x34), out(0x40, n & 0xff), out(0x40, n >> 8)];
 
@@ -230,5 +243,63 @@ describe("bare machine run loop", () => {
     const m = new BareMachine({ cpu, clock, trace: (line) => lines.push(line) });
     await m.run();
     expect(lines).toEqual(["0 out 0x20/1 = 0x11", "1 in 0x21/1 = 0x0", "2 out 0xf4/1 = 0x1", "2 end debug-exit status 3"]);
+  });
+});
+
+describe("bare machine host input", () => {
+  it("gives COM1 input queued for a time at exactly that instruction: the slice ends there", async () => {
+    const { m, cpu, received } = machine([...initPic, ...initUart, { sti: true }, { run: 1_000_000 }, out(0xf4, 0)]);
+    m.receiveAt(5000, Uint8Array.of(0x41));
+    m.receiveAt(5000, Uint8Array.of(0x42));
+    m.receiveAt(7000, Uint8Array.of(0x43));
+    await m.run();
+    expect(cpu.taken).toEqual([[0x24, 5000]]); // IRQ 4 at once; the guest reads nothing, so no second edge
+    expect(received).toEqual([[5000, [0x41]], [5000, [0x42]], [7000, [0x43]]]); // same time: in the order given
+  });
+
+  it("skips a halted CPU's time ahead to queued input instead of ending the run", async () => {
+    const { m, cpu, clock, received } = machine([...initPic, ...initUart, { sti: true }, { hlt: true }, { in: 0x3f8 }, out(0xf4, 0)]);
+    m.receiveAt(1_000_000, Uint8Array.of(0x79));
+    expect(await m.run()).toMatchObject({ status: 1 });
+    expect(received).toEqual([[1_000_000, [0x79]]]);
+    expect(cpu.inputs).toEqual([0x79]);
+    expect(cpu.count).toBeLessThan(20); // a millisecond of virtual time for a handful of instructions
+    expect(clock.now() - cpu.count).toBe(1_000_000 - cpu.taken[0]![1]); // the skip: from the HLT to the input
+    expect(cpu.tsc()).toBe(BigInt(clock.now()));
+  });
+
+  it("queues keys typed during a run where a replay can stop too: past the exit, and the events, of the slice just run", async () => {
+    const script = (): Op[] => [...initPic, ...initUart, { run: 50 }, { in: 0x3f8 }, { sti: true }, { hlt: true }];
+    const live = machine(script());
+    live.m.inputOpen = true;
+    while (live.cpu.count < 60) live.m.step(); // stopped for the IN, 60 instructions in
+    live.m.receive(Uint8Array.of(0x61));
+    while (live.m.step() !== "idle"); // the IN, STI, IRQ 4 taken, HLT: halted, nothing more to come
+    expect(live.clock.now()).toBe(63);
+    live.m.receive(Uint8Array.of(0x62));
+    live.m.inputOpen = false;
+    expect(await live.m.run()).toMatchObject({ status: 4 });
+    // 61: the IN that stopped the slice at 60 needs one more unit to run; a replay stopped at 60 would
+    // give COM1 the byte before it. 65: the slice from 61 used 3 units (STI, the interrupt, HLT) and
+    // stopped for the HLT, so it could only have been cut at 61 + 3 + 1.
+    expect(live.received).toEqual([[61, [0x61]], [65, [0x62]]]);
+
+    // The same chunks at the same times, queued up front, repeat the run.
+    const replay = machine(script());
+    for (const [at, bytes] of live.received) replay.m.receiveAt(at, Uint8Array.from(bytes));
+    expect(await replay.m.run()).toMatchObject({ status: 4 });
+    expect(replay.received).toEqual(live.received);
+    expect(replay.cpu.taken).toEqual(live.cpu.taken);
+    expect([replay.cpu.count, replay.clock.now()]).toEqual([live.cpu.count, live.clock.now()]);
+  });
+
+  it("refuses input queued out of order or for a time the run has passed", () => {
+    const { m } = machine([{ run: 1000 }, out(0xf4, 0)]);
+    m.receiveAt(10, Uint8Array.of(1));
+    expect(() => m.receiveAt(9, Uint8Array.of(2))).toThrow(RangeError);
+    m.step();
+    m.step(); // the slice ended at 10 for the input; this step gave it to COM1
+    expect(() => m.receiveAt(10, Uint8Array.of(3))).toThrow(RangeError);
+    expect(() => m.receiveAt(11, Uint8Array.of(3))).not.toThrow();
   });
 });
