@@ -87,6 +87,8 @@ const PDE_4M_RESERVED: u32 = 0x003fe000;
 const PDE_2M_RESERVED: u32 = 0x001fe000;
 const PAE_RESERVED_HI: u32 = 0x7fffffff;
 const PAE_XD_HI: u32 = 0x80000000;
+/** Bits 62:52 of a PAE entry, in its high dword: ignored by a long-mode walk (the 32-on-64 flavour), reserved natively. */
+const PAE_IGNORED_HI_LONG_MODE: u32 = 0x7ff00000;
 const PDPTE_RESERVED: u32 = 0x000001e6;
 
 // The TLB. Slot i holds the translation of one 4 KiB linear page whose
@@ -216,13 +218,17 @@ function walk32(linear: u32, access: i32): bool {
  */
 function walkPae(linear: u32, access: i32): bool {
   const nxe = (efer() & EFER_NXE) != 0;
-  const reservedHi = nxe ? PAE_RESERVED_HI : PAE_RESERVED_HI | PAE_XD_HI;
+  const pv = pvMode();
+  let reservedHi = nxe ? PAE_RESERVED_HI : PAE_RESERVED_HI | PAE_XD_HI;
+  // Under the 32-on-64 flavour the walk is a long-mode one, which ignores
+  // bits 62:52 of its entries (SDM Vol. 3A 4.5, Table 4-19): Xen lets guests use them.
+  if (pv) reservedHi &= ~PAE_IGNORED_HI_LONG_MODE;
   let write = (access & ACCESS_WRITE) != 0;
   let pdpte: u32;
   // What the L3 entry adds to the rights: nothing natively (PDPTEs have no R/W, U/S or XD).
   let l3Rights: u32 = PTE_RW | PTE_US;
   let l3Xd = false;
-  if (pvMode()) {
+  if (pv) {
     // Xen's 32-on-64 flavour (core/pv.ts): the L3 entry is read now, like a
     // long-mode PDPTE (SDM Vol. 3A 4.5): its R/W, U/S and XD count, it gets
     // the A bit, and PS is reserved (no 1 GiB pages here).

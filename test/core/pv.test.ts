@@ -204,6 +204,26 @@ describe("PV mode: PAE paging in Xen's 32-on-64 flavour", () => {
     expect(native.cpu.exitVector()).toBe(13);
   });
 
+  it("ignores bits 62:52 of PDEs and PTEs, as a long-mode walk does (native PAE: #PF with RSVD)", () => {
+    const src = `
+      ${PAGING([0, 0, 0])}
+      mov dword [L2 + 4], 0x7ff00000
+      mov eax, cr3
+      mov cr3, eax
+      fault: mov eax, [0x1000]
+      done: hlt
+    `;
+    const m = pv(src);
+    expect(m.exit).toBe(L.EXIT_HLT);
+    expect(m.eip).toBe(m.sym("done") + 1);
+    const native = new Machine(src.replace("mov dword [L3], L2 | 0x67", "mov dword [L3], L2 | 0x01"), { exceptionExits: 1 << 14 });
+    native.run();
+    expect(native.exit).toBe(L.EXIT_EXCEPTION);
+    expect(native.cpu.exitVector()).toBe(14);
+    expect(native.cpu.exitErrorCode()).toBe(9);
+    expect(native.eip).toBe(native.sym("fault"));
+  });
+
   it("an L3 entry without R/W makes a ring-1 write fault #PF(P|W) under CR0.WP; CR2 is left to the host", () => {
     const m = pv(`
       ${RING1}
