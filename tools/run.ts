@@ -4,8 +4,9 @@
 // a machine in this process with the guest's console attached: stdout shows
 // what the guest writes, stdin goes to the guest (raw mode only when stdin
 // is a TTY; Ctrl-] detaches, as in `xl console`), and the exit status says
-// how the guest ended. Today the machine is the bare one
-// (hypervisor/platform/bare.ts); `--machine xen` arrives with the hypervisor.
+// how the guest ended. The machine is the bare one
+// (hypervisor/platform/bare.ts) or, with `--machine xen`, the hypervisor
+// running the image as a PV domain (tools/run-xen.ts).
 //
 // In deterministic mode what reaches COM1 is part of the run's input as
 // much as the image: each chunk arrives at a virtual time (the machine
@@ -18,6 +19,7 @@
 // (hello, bench.asm), so text on one port that repeats what the other has
 // just printed is printed once: `ConsoleMerge` below.
 
+import { runXen } from "./run-xen.js";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import type { ClockMode } from "../hypervisor/clock.js";
 import { createBareMachine, type BareMachine } from "../hypervisor/platform/bare.js";
@@ -41,8 +43,10 @@ IMAGE is a multiboot v1 kernel (a.out kludge or ELF), an ELF32 executable
 (loaded at its physical addresses and entered like a multiboot kernel), or
 a raw ROM image of at most 1 MiB started at the reset vector.
 
-  --machine bare      the machine (bare, the default: one CPU and PC devices;
-                      xen is not available yet)
+  --machine MACHINE   bare (the default: one CPU and PC devices) or xen: the
+                      hypervisor, running IMAGE as a 32-bit PAE PV domain
+                      (an ELF kernel with Xen notes) whose console_io output
+                      is stdout; --mem is then the domain's memory
   --mem MiB           RAM size (default 128)
   --clock MODE        realtime (default): time follows the host;
                       deterministic: one instruction is one ns of virtual
@@ -87,7 +91,10 @@ Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port
 0xF4); 4 when it halts for good; 2 when it triple-faults; 6 when it resets
 the machine; 124 on --timeout; 0 when you detach; 64 for bad arguments, an
 image that cannot be read or loaded, or a --replay file that is not an
-input record (the line and what is wrong with it are printed).`;
+input record (the line and what is wrong with it are printed). With
+--machine xen: 0 when the domain powers off, 2 when it crashes (the reason
+is printed), 6 for the other shutdown reasons, 4 when no vCPU can ever run
+again.`;
 
 /** RAM sizes the core can hold: whole MiB, from the 1 MiB a PC needs for its low memory to just under the 1 GiB of wasm memory the core may use. */
 export const MIN_MEM_MIB = 1;
@@ -95,7 +102,7 @@ export const MAX_MEM_MIB = 1000;
 
 export interface RunArgs {
   image: string;
-  machine: "bare";
+  machine: "bare" | "xen";
   memMiB: number;
   clock: ClockMode;
   format?: ImageFormat;
@@ -126,8 +133,8 @@ export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error
         return { help: true };
       case "--machine": {
         const v = value();
-        if (v === "xen") return { error: "--machine xen is not available yet: the hypervisor comes in a later issue (use --machine bare)" };
-        if (v !== "bare") return { error: `--machine: unknown machine \`${v ?? ""}' (bare is the one available)` };
+        if (v !== "bare" && v !== "xen") return { error: `--machine: unknown machine \`${v ?? ""}' (bare or xen)` };
+        args.machine = v;
         break;
       }
       case "--mem": {
@@ -194,6 +201,14 @@ export function parseRunArgs(argv: string[]): RunArgs | { help: true } | { error
   for (const [flag, file] of [["--record", args.record], ["--replay", args.replay]] as const) {
     // Only in deterministic mode does a time name one point of the run: in real time the host decides what runs when.
     if (file !== undefined && args.clock !== "deterministic") return { error: `${flag} needs --clock deterministic` };
+  }
+  if (args.machine === "xen") {
+    // The options of the emulated PC's devices and of COM1 input have no meaning for a Xen domain.
+    const bareOnly: [string, unknown][] = [
+      ["--format", args.format], ["--port-log", args.portLog.length ? args.portLog : undefined], ["--trace-insns", args.traceInsns],
+      ["--record", args.record], ["--replay", args.replay],
+    ];
+    for (const [flag, value] of bareOnly) if (value !== undefined) return { error: `${flag} is for --machine bare only` };
   }
   args.image = images[0]!;
   return args;
@@ -519,6 +534,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     console.error(`xenoscope run: cannot read ${args.image}: ${(e as Error).message}`);
     return 64;
   }
+  if (args.machine === "xen") return runXen(args, image);
   let replay: InputChunk[] | undefined;
   if (args.replay !== undefined) {
     let text: string;

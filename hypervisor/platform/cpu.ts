@@ -583,6 +583,21 @@ export class Cpu {
     return out;
   }
 
+  /**
+   * The physical address of guest-virtual `linear` for a read or a write with
+   * the kernel's rights (or ring 3's, with `user`), through the current
+   * paging; null when that access would fault.
+   */
+  translateVirtual(linear: number, write = false, user = false): number | null {
+    const pa = this.core.hostTranslate(linear >>> 0, (write ? 1 : 0) | (user ? 2 : 0));
+    return pa < 0n ? null : Number(pa);
+  }
+
+  /** Drops every translation the core caches (after the host changed page tables or their types). */
+  flushTlb(): void {
+    this.core.hostFlushTlbAll();
+  }
+
   /** Writes guest-virtual memory through the current paging; false when a page faults. */
   writeVirtual(linear: number, bytes: Uint8Array, user = false): boolean {
     const scratch = this.core.hostScratch() >>> 0;

@@ -28,8 +28,12 @@ describe("xenoscope run arguments", () => {
     });
   });
 
-  it("answers --machine xen with 'not available yet'", () => {
-    expect(parseRunArgs(["--machine", "xen", "k.bin"])).toEqual({ error: expect.stringMatching(/not available yet/) });
+  it("takes --machine xen, and refuses the bare machine's own options with it", () => {
+    expect(parseRunArgs(["--machine", "xen", "k.elf"])).toMatchObject({ machine: "xen", image: "k.elf" });
+    for (const extra of [["--format", "elf"], ["--port-log", "0x80"], ["--trace", "t", "--trace-insns"]]) {
+      expect(parseRunArgs(["--machine", "xen", ...extra, "k.elf"])).toEqual({ error: expect.stringMatching(/for --machine bare only/) });
+    }
+    expect(parseRunArgs(["--machine", "qemu", "k.elf"])).toEqual({ error: expect.stringMatching(/unknown machine/) });
   });
 
   const bad: [string[], RegExp][] = [

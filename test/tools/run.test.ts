@@ -216,11 +216,11 @@ describe("xenoscope run", () => {
     expect(lines.at(-1)).toMatch(/^\d+ end debug-exit status 1$/);
   });
 
-  it("exits 64 with a one-line reason for bad arguments, --machine xen, or a file it cannot read", () => {
+  it("exits 64 with a one-line reason for bad arguments, a multiboot kernel for --machine xen, or a file it cannot read", () => {
     const cases: [string[], RegExp][] = [
       [[], /no image to run/],
       [["--mem", "0", "build/guests/hello.bin"], /--mem needs/],
-      [["--machine", "xen", "build/guests/hello.bin"], /not available yet/],
+      [["--machine", "xen", "build/guests/hello.bin"], /no Xen ELF notes|not an ELF|ELF image/],
       [[join(dir, "missing.bin")], /cannot read .*missing\.bin/],
       [["--trace", join(dir, "no", "such", "dir", "t.log"), "build/guests/hello.bin"], /cannot write the trace/],
     ];

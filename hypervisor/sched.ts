@@ -1,0 +1,43 @@
+// hypervisor/sched.ts — sched_op: a vCPU gives up the CPU, waits, or ends its domain.
+//
+// SCHEDOP_yield ends the vCPU's slice; SCHEDOP_block sleeps until an event
+// is pending for it (the event-channel code wakes it); SCHEDOP_shutdown
+// ends the domain with one of Xen's reasons (sched.h), after which the
+// toolstack decides what happens (on_poweroff, on_crash in the config).
+
+import { EFAULT, EINVAL, ENOSYS, EPERM } from "./abi/errno.js";
+import {
+  SCHEDOP_block, SCHEDOP_remote_shutdown, SCHEDOP_shutdown, SCHEDOP_shutdown_code, SCHEDOP_yield, SHUTDOWN_NAMES,
+} from "./abi/sched.js";
+import { __HYPERVISOR_sched_op } from "./abi/xen.js";
+import { defineHypercall, readGuestU32 } from "./hypercall.js";
+
+defineHypercall(__HYPERVISOR_sched_op, (ctx, cmd, arg) => {
+  switch (cmd) {
+    case SCHEDOP_yield:
+      ctx.xen.endSlice();
+      return 0;
+    case SCHEDOP_block:
+      ctx.xen.blockVcpu(ctx.vcpu);
+      return 0;
+    case SCHEDOP_shutdown: {
+      const reason = readGuestU32(ctx, arg);
+      if (reason === null) return -EFAULT;
+      if (SHUTDOWN_NAMES[reason] === undefined) return -EINVAL;
+      ctx.xen.shutdownDomain(ctx.domain, reason);
+      return 0;
+    }
+    case SCHEDOP_shutdown_code: {
+      const reason = readGuestU32(ctx, arg);
+      if (reason === null) return -EFAULT;
+      if (SHUTDOWN_NAMES[reason] === undefined) return -EINVAL;
+      ctx.domain.shutdownCode = reason;
+      return 0;
+    }
+    case SCHEDOP_remote_shutdown:
+      // Only a privileged domain may shut another down; no guest is privileged yet.
+      return -EPERM;
+    default:
+      return -ENOSYS;
+  }
+});
