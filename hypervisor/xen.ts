@@ -88,6 +88,8 @@ export class Hypervisor {
   readonly m2p: M2P;
   readonly types: PageTypes;
   readonly domains = new Map<number, Domain>();
+  /** What the hypervisor has done since it started: exits taken, hypercalls made, traps bounced. */
+  readonly stats = { exits: 0, hypercalls: 0, bounces: 0 };
   /** Called when a domain shuts down (the toolstack applies on_poweroff and its kin). */
   onShutdown: (domain: Domain) => void = () => {};
   private nextDomid = 1;
@@ -317,6 +319,7 @@ export class Hypervisor {
 
   private handleExit(vcpu: Vcpu, reason: number): void {
     const cpu = this.cpu;
+    this.stats.exits++;
     switch (reason) {
       case L.EXIT_EXCEPTION:
         this.handleEvent(vcpu);
@@ -368,6 +371,7 @@ export class Hypervisor {
   }
 
   private bounce(vcpu: Vcpu, vector: number, returnEip: number, errorCode?: number, cr2?: number): void {
+    this.stats.bounces++;
     if (!bounceTrap(this, this.cpu, vcpu, vector, returnEip, errorCode, cr2)) {
       const what = errorCode !== undefined ? `${vector}(${hex(errorCode)})` : `${vector}`;
       this.crashDomain(vcpu.domain, `${vcpu.name}: exception ${what} at ${hex(returnEip)} with no way to deliver it to the guest`);
@@ -377,6 +381,7 @@ export class Hypervisor {
   private hypercall(vcpu: Vcpu): void {
     const cpu = this.cpu;
     const nr = cpu.eax;
+    this.stats.hypercalls++;
     const handler = hypercallHandler(nr);
     const ctx: HypercallContext = { xen: this, cpu, vcpu, domain: vcpu.domain };
     const rc = handler ? handler(ctx, cpu.ebx, cpu.ecx, cpu.edx, cpu.esi, cpu.edi) : -ENOSYS;
