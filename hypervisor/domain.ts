@@ -26,6 +26,8 @@ export class Domain {
   consoleOut: (bytes: Uint8Array) => void = () => {};
   /** Typed bytes waiting for console_io reads. */
   private consoleInput: number[] = [];
+  /** Input arrived: the hypervisor raises VIRQ_CONSOLE (hypervisor/events.ts). */
+  onConsoleInput: () => void = () => {};
 
   constructor(
     readonly domid: number,
@@ -44,6 +46,7 @@ export class Domain {
   /** Bytes typed at this domain's console. */
   receiveConsoleInput(bytes: Uint8Array): void {
     for (const b of bytes) this.consoleInput.push(b);
+    if (bytes.length > 0) this.onConsoleInput();
   }
 
   /** Up to `max` typed bytes, oldest first. */

@@ -1,13 +1,14 @@
 // hypervisor/sched.ts — sched_op: a vCPU gives up the CPU, waits, or ends its domain.
 //
-// SCHEDOP_yield ends the vCPU's slice; SCHEDOP_block sleeps until an event
-// is pending for it (the event-channel code wakes it); SCHEDOP_shutdown
+// SCHEDOP_yield ends the vCPU's slice; SCHEDOP_block unmasks events and
+// sleeps until one is pending for it, SCHEDOP_poll until one of some ports
+// is pending or a timeout passes (hypervisor/events.ts); SCHEDOP_shutdown
 // ends the domain with one of Xen's reasons (sched.h), after which the
 // toolstack decides what happens (on_poweroff, on_crash in the config).
 
 import { EFAULT, EINVAL, ENOSYS, EPERM } from "./abi/errno.js";
 import {
-  SCHEDOP_block, SCHEDOP_remote_shutdown, SCHEDOP_shutdown, SCHEDOP_shutdown_code, SCHEDOP_yield, SHUTDOWN_NAMES,
+  SCHEDOP_block, SCHEDOP_poll, SCHEDOP_remote_shutdown, SCHEDOP_shutdown, SCHEDOP_shutdown_code, SCHEDOP_yield, SHUTDOWN_NAMES,
 } from "./abi/sched.js";
 import { __HYPERVISOR_sched_op } from "./abi/xen.js";
 import { defineHypercall, readGuestU32 } from "./hypercall.js";
@@ -18,8 +19,10 @@ defineHypercall(__HYPERVISOR_sched_op, (ctx, cmd, arg) => {
       ctx.xen.endSlice();
       return 0;
     case SCHEDOP_block:
-      ctx.xen.blockVcpu(ctx.vcpu);
+      ctx.xen.events.blockEnableEvents(ctx.vcpu);
       return 0;
+    case SCHEDOP_poll:
+      return ctx.xen.events.poll(ctx, arg);
     case SCHEDOP_shutdown: {
       const reason = readGuestU32(ctx, arg);
       if (reason === null) return -EFAULT;

@@ -12,6 +12,7 @@
 // (stack_switch), the event and failsafe callbacks (set_callbacks), and the
 // host tables the core uses in PV mode (hypervisor/x86/desc.ts).
 
+import { sharedInfoVcpuOffset } from "./abi/xen.js";
 import type { Domain } from "./domain.js";
 import type { HostTables } from "./x86/desc.js";
 
@@ -40,8 +41,27 @@ export class Vcpu {
   kernelSp = 0;
   eventCallback: Callback = { cs: 0, eip: 0 };
   failsafeCallback: Callback = { cs: 0, eip: 0 };
+  /** callback_op's 32-bit SYSCALL and SYSENTER entries (CALLBACKTYPE_syscall32, _sysenter), with CALLBACKF_mask_events. */
+  syscall32Callback: Callback & { masksEvents: boolean } = { cs: 0, eip: 0, masksEvents: false };
+  sysenterCallback: Callback & { masksEvents: boolean } = { cs: 0, eip: 0, masksEvents: false };
+  /** Machine address of this vCPU's vcpu_info: its slot in shared_info until VCPUOP_register_vcpu_info moves it (hypervisor/events.ts). */
+  vcpuInfoMa: number;
   /** The machine frame of the top-level (L3) table CR3 holds a reference on. */
   cr3Mfn: number;
+  /** set_gdt's frames, each holding a PGT_seg_desc_page reference, and its entry count (hypervisor/x86/gdt.ts). */
+  gdtFrames: number[] = [];
+  gdtEntries = 0;
+  /** MMUEXT_SET_LDT's linear base and entry count; 0 entries: no LDT. */
+  ldtBase = 0;
+  ldtEntries = 0;
+  /** The frames behind the LDT's pages when it was loaded, each with a descriptor-page reference, or -1 where none could be used. */
+  ldtFrames: number[] = [];
+  /** The first of the reserved frames the LDT is copied into for the core (0: none yet). */
+  ldtShadowMfn = 0;
+  /** The virtual IOPL PHYSDEVOP_set_iopl gave this vCPU: I/O at a CPL it allows is emulated (hypervisor/physdev.ts). */
+  iopl = 0;
+  /** A multicall is running on this vCPU: another one inside it is refused (hypervisor/multicall.ts). */
+  inMulticall = false;
   runState: VcpuRunState = "runnable";
   /** Guest instructions this vCPU has executed (accounting and the dashboard). */
   instructions = 0;
@@ -55,6 +75,7 @@ export class Vcpu {
   ) {
     this.state = state;
     this.cr3Mfn = cr3Mfn;
+    this.vcpuInfoMa = domain.built.sharedInfoMfn * 4096 + sharedInfoVcpuOffset(id);
   }
 
   get name(): string {

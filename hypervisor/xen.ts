@@ -38,8 +38,16 @@ import {
 import { hypercallHandler, type HypercallContext } from "./hypercall.js";
 import { bounceTrap, softwareInterruptAllowed } from "./x86/traps.js";
 import { XEN_MAJOR, XEN_MINOR } from "./version.js";
+import { Events } from "./events.js";
 import "./console.js";
 import "./sched.js";
+import "./memory.js";
+import "./multicall.js";
+import { emulateGuestIo } from "./physdev.js";
+import { handleWritablePageTableFault } from "./x86/mm.js";
+import { LDT_SHADOW_FRAMES, releaseDescriptorTables } from "./x86/gdt.js";
+import { deviceNotAvailable } from "./x86/fpu.js";
+import "./vcpu-op.js";
 
 /** Instructions a vCPU runs before the scheduler looks again (1 ms of deterministic time). */
 export const SLICE_INSTRUCTIONS = 1_000_000;
@@ -47,6 +55,8 @@ export const SLICE_INSTRUCTIONS = 1_000_000;
 export const MAX_VCPUS = 32;
 /** The first frame of the host tables' blocks; frames below it are never used (a null machine address stays invalid). */
 const HOST_TABLES_FIRST_MFN = 16;
+/** The first frame of the vCPUs' LDT areas, after the host tables' blocks. */
+const LDT_AREAS_FIRST_MFN = HOST_TABLES_FIRST_MFN + MAX_VCPUS * HOST_TABLE_FRAMES;
 
 /** Event kinds of an EXIT_EXCEPTION (core/layout.ts EXIT_EVENT_KIND). */
 const KIND_EXCEPTION = 1;
@@ -58,6 +68,7 @@ const EXC_DB = 1;
 const EXC_UD = 6;
 const EXC_GP = 13;
 const EXC_PF = 14;
+const EXC_NM = 7;
 
 /** CR0 of a PV vCPU: PE, MP, ET, NE, WP (the guest kernel must not write its read-only page tables), PG. */
 const PV_CR0 = 0x80010033;
@@ -90,6 +101,8 @@ export class Hypervisor {
   readonly domains = new Map<number, Domain>();
   /** What the hypervisor has done since it started: exits taken, hypercalls made, traps bounced. */
   readonly stats = { exits: 0, hypercalls: 0, bounces: 0 };
+  /** Event channels, timers and upcalls (hypervisor/events.ts). */
+  readonly events = new Events(this);
   /** Called when a domain shuts down (the toolstack applies on_poweroff and its kin). */
   onShutdown: (domain: Domain) => void = () => {};
   private nextDomid = 1;
@@ -101,7 +114,8 @@ export class Hypervisor {
   constructor(readonly cpu: Cpu, readonly clock: Clock) {
     this.mem = cpuMemory(cpu);
     const reserved: number[] = [];
-    for (let mfn = 0; mfn < HOST_TABLES_FIRST_MFN + MAX_VCPUS * HOST_TABLE_FRAMES; mfn++) reserved.push(mfn);
+    // The host tables' blocks, then each vCPU's LDT area (hypervisor/x86/gdt.ts), in the same order.
+    for (let mfn = 0; mfn < LDT_AREAS_FIRST_MFN + MAX_VCPUS * LDT_SHADOW_FRAMES; mfn++) reserved.push(mfn);
     for (let i = MAX_VCPUS - 1; i >= 0; i--) this.freeTableBlocks.push(HOST_TABLES_FIRST_MFN + i * HOST_TABLE_FRAMES);
     this.frames = new FrameTable(this.mem, { reserved, flushTlb: () => cpu.flushTlb() });
     this.m2p = new M2P(this.frames);
@@ -143,10 +157,12 @@ export class Hypervisor {
     const vcpu = new Vcpu(domain, 0, tables, this.initialState(tables, built.l3Mfn, built.entry, built.stackTop, built.startInfoVa), built.l3Mfn);
     vcpu.kernelSs = FLAT_RING1_DS;
     vcpu.kernelSp = built.stackTop;
+    vcpu.ldtShadowMfn = LDT_AREAS_FIRST_MFN + ((block - HOST_TABLES_FIRST_MFN) / HOST_TABLE_FRAMES) * LDT_SHADOW_FRAMES;
     tables.setKernelStack((pa, v) => this.writeU32(pa, v), FLAT_RING1_DS, built.stackTop);
     domain.vcpus.push(vcpu);
     this.domains.set(domid, domain);
     this.runQueue.push(vcpu);
+    this.events.addDomain(domain);
     return domain;
   }
 
@@ -205,6 +221,7 @@ export class Hypervisor {
     domain.shutdownReason = reason;
     for (const v of domain.vcpus) v.runState = "offline";
     if (this.current?.domain === domain) this.sliceOver = true;
+    this.events.domainShutdown(domain);
     this.onShutdown(domain);
   }
 
@@ -218,13 +235,16 @@ export class Hypervisor {
   /** Frees a shut-down or running domain's memory and vCPUs. */
   destroyDomain(domain: Domain): void {
     if (domain.state !== "shutdown") this.shutdownDomain(domain, SHUTDOWN_crash);
+    this.events.removeDomain(domain);
     for (const v of domain.vcpus) {
       const i = this.runQueue.indexOf(v);
       if (i >= 0) this.runQueue.splice(i, 1);
       if (this.current === v) this.current = null;
       this.freeTableBlocks.push(v.tables.baseMfn);
     }
-    destroyPvDomainMemory(this.env, domain.domid, domain.built);
+    // The vCPUs' descriptor tables and CR3s hold references the domain's memory must lose first.
+    for (const v of domain.vcpus) releaseDescriptorTables(this, v);
+    destroyPvDomainMemory(this.env, domain.domid, domain.built, domain.vcpus.map((v) => v.cr3Mfn));
     this.domains.delete(domain.domid);
   }
 
@@ -290,8 +310,10 @@ export class Hypervisor {
   step(budget = SLICE_INSTRUCTIONS): boolean {
     this.clock.fireDue();
     const vcpu = this.pick();
+    this.events.schedule(vcpu);
     if (!vcpu) return false;
     this.switchTo(vcpu);
+    this.events.returnToGuest(vcpu);
     this.sliceOver = false;
     let left = budget;
     if (this.clock.mode === "deterministic") {
@@ -306,8 +328,11 @@ export class Hypervisor {
       left -= Math.max(1, ran);
       if (reason === L.EXIT_BUDGET) break;
       this.handleExit(vcpu, reason);
+      // A hypercall may have armed a timer inside this slice: it ends there.
+      if (this.clock.mode === "deterministic") left = Math.min(left, this.clock.nextDeadline() - this.clock.now());
     }
     if (this.current === vcpu) this.save(vcpu);
+    this.events.sliceEnded(vcpu);
     return true;
   }
 
@@ -364,10 +389,17 @@ export class Hypervisor {
     const code = cpu.exitErrorCode();
     if (vector === EXC_UD && this.forcedEmulation(vcpu)) return;
     if (vector === EXC_PF) {
-      this.bounce(vcpu, EXC_PF, cpu.eip, code, cpu.exitAddress());
+      // A kernel write to its own L1 under vm_assist(writable_pagetables) is completed (hypervisor/x86/mm.ts).
+      const cr2 = cpu.exitAddress();
+      if (handleWritablePageTableFault(this, vcpu, code, cr2)) return;
+      this.bounce(vcpu, EXC_PF, cpu.eip, code, cr2);
       return;
     }
+    // Port I/O the vCPU's virtual IOPL allows is completed (hypervisor/physdev.ts).
+    if (vector === EXC_GP && emulateGuestIo(this, vcpu, code)) return;
     this.bounce(vcpu, vector, cpu.eip, code >= 0 ? code : undefined);
+    // The #NM the guest's virtual CR0.TS asked for ends it (hypervisor/x86/fpu.ts).
+    if (vector === EXC_NM) deviceNotAvailable(cpu);
   }
 
   private bounce(vcpu: Vcpu, vector: number, returnEip: number, errorCode?: number, cr2?: number): void {
@@ -386,6 +418,7 @@ export class Hypervisor {
     const ctx: HypercallContext = { xen: this, cpu, vcpu, domain: vcpu.domain };
     const rc = handler ? handler(ctx, cpu.ebx, cpu.ecx, cpu.edx, cpu.esi, cpu.edi) : -ENOSYS;
     if (!ctx.keepRegisters && vcpu.domain.state !== "shutdown") cpu.eax = rc >>> 0;
+    this.events.returnToGuest(vcpu);
   }
 
   /**

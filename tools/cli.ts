@@ -10,6 +10,10 @@ import { benchCommand } from "./bench.js";
 import { disasmCommand } from "./asm/disasm-cli.js";
 import { runCommand } from "./run.js";
 import { vectorsCommand } from "./vectors.js";
+import { hostCommand } from "./host.js";
+import {
+  consoleCommand, createCommand, destroyCommand, listCommand, pauseCommand, shutdownCommand, unpauseCommand,
+} from "./xl.js";
 
 interface Verb {
   summary: string;
@@ -22,6 +26,14 @@ const VERBS: Record<string, Verb> = {
   run: { summary: "boot a guest image with its console on this terminal", run: runCommand },
   bench: { summary: "measure the CPU's speed on the benchmark kernel (--vs v86 to compare)", run: benchCommand },
   vectors: { summary: "run hardware test vectors through the CPU core", run: vectorsCommand },
+  host: { summary: "run the hypervisor and own its domains, serving the verbs below", run: hostCommand },
+  create: { summary: "create a domain from an xl.cfg file (-c: attach its console)", run: createCommand },
+  list: { summary: "list the host's domains", run: listCommand },
+  console: { summary: "attach this terminal to a domain's console", run: consoleCommand },
+  destroy: { summary: "destroy a domain at once", run: destroyCommand },
+  pause: { summary: "stop a domain from being scheduled", run: pauseCommand },
+  unpause: { summary: "let a paused domain run again", run: unpauseCommand },
+  shutdown: { summary: "shut a domain down (a poweroff; its on_poweroff action applies)", run: shutdownCommand },
 };
 
 function usage(): string {

@@ -39,8 +39,20 @@ export async function runXen(args: RunArgs, image: Uint8Array): Promise<number> 
     return 64;
   }
   domain.consoleOut = (bytes) => process.stdout.write(bytes);
-  const onData = (chunk: Buffer) => domain.receiveConsoleInput(chunk);
-  if (!process.stdin.isTTY) process.stdin.on("data", onData);
+  // Typed input goes to console_io reads (and raises VIRQ_CONSOLE); while
+  // stdin is open a guest blocked with nothing armed may still be woken by it.
+  let inputOpen = true;
+  let inputArrived: () => void = () => {};
+  const onData = (chunk: Buffer) => {
+    domain.receiveConsoleInput(chunk);
+    inputArrived();
+  };
+  const onEnd = () => {
+    inputOpen = false;
+    inputArrived();
+  };
+  process.stdin.on("data", onData);
+  process.stdin.on("end", onEnd);
   const started = performance.now();
   const timeoutNs = args.timeoutSeconds !== undefined ? xen.clock.now() + args.timeoutSeconds * 1e9 : Infinity;
   let status: number | undefined;
@@ -55,6 +67,10 @@ export async function runXen(args: RunArgs, image: Uint8Array): Promise<number> 
       if (!xen.step()) {
         const deadline = xen.clock.nextDeadline();
         if (deadline === Infinity) {
+          if (inputOpen) {
+            await new Promise<void>((resolve) => (inputArrived = resolve));
+            continue;
+          }
           console.error("xenoscope: no vCPU can run again (all blocked with nothing armed to wake them) (status 4)");
           status = 4;
           break;
@@ -66,6 +82,7 @@ export async function runXen(args: RunArgs, image: Uint8Array): Promise<number> 
     }
   } finally {
     process.stdin.off("data", onData);
+    process.stdin.off("end", onEnd);
     process.stdin.pause();
   }
   const seconds = (performance.now() - started) / 1000;

@@ -1,7 +1,8 @@
 // hypervisor/mm/pagetype.ts — page types: why a PV guest can never write its own page tables.
 //
 // Every frame a domain owns is used in at most one way at a time: as an L1,
-// L2 or L3 page table, as a writable page, or not at all (XEN-ABI.md 1.4).
+// L2 or L3 page table, as a writable page, as a page of segment descriptors
+// (a GDT or LDT frame), or not at all (XEN-ABI.md 1.4, 5.1).
 // The type count says how many uses hold the current type: for a page table,
 // how many table entries, pins and CR3s point at it; for a writable page, how
 // many L1 entries map it with RW. A frame changes type only when its count
@@ -24,6 +25,7 @@
 // to). A failed validation leaves every count and every byte as it was.
 
 import { EBUSY, EINVAL, EPERM } from "../abi/errno.js";
+import { validateSegDescFrame } from "../x86/descriptor.js";
 import type { FrameTable } from "./frames.js";
 import type { MachineMemory } from "./memory.js";
 import {
@@ -49,6 +51,12 @@ export const PGT_none = 0;
 export const PGT_l1_page_table = 1;
 export const PGT_l2_page_table = 2;
 export const PGT_l3_page_table = 3;
+/**
+ * A frame of segment descriptors in use as (part of) a GDT or LDT (Xen's
+ * PGT_seg_desc_page): validated whole by hypervisor/x86/descriptor.ts when
+ * it takes the type, so never writable while a descriptor table holds it.
+ */
+export const PGT_seg_desc_page = 5;
 export const PGT_writable_page = 7;
 export const PGT_type_mask = 7;
 /** With PGT_l2_page_table: the L2 under L3 slot 3, carrying the hypervisor's entries. */
@@ -221,6 +229,8 @@ export class PageTypes {
         return this.validateL2(mfn, domid, (type & PGT_pae_xen_l2) !== 0);
       case PGT_l3_page_table:
         return this.validateL3(mfn, domid);
+      case PGT_seg_desc_page:
+        return validateSegDescFrame(this.mem, mfn);
     }
     return 0;
   }

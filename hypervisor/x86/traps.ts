@@ -16,12 +16,16 @@
 // becomes a real gate in the host IDT, so `int 0x80` from ring 3 reaches
 // the ring-1 handler with no exit at all (core/pv.ts PV_DIRECT_VECTORS).
 
-import { TI_GET_DPL, TI_GET_IF, readTrapInfo, trap_info } from "../abi/arch_x86_32.js";
+import { FLAT_RING1_CS, TI_GET_DPL, TI_GET_IF, readTrapInfo, trap_info } from "../abi/arch_x86_32.js";
 import { vcpu_info } from "../abi/xen.js";
-import { EFAULT, EINVAL } from "../abi/errno.js";
-import { CALLBACKTYPE_event, CALLBACKTYPE_failsafe } from "../abi/callback.js";
+import { EFAULT, EINVAL, ENOSYS } from "../abi/errno.js";
 import {
-  __HYPERVISOR_iret, __HYPERVISOR_set_callbacks, __HYPERVISOR_set_trap_table, __HYPERVISOR_stack_switch,
+  CALLBACKF_mask_events, CALLBACKOP_register, CALLBACKOP_unregister, CALLBACKTYPE_event, CALLBACKTYPE_failsafe,
+  CALLBACKTYPE_nmi, CALLBACKTYPE_syscall32, CALLBACKTYPE_sysenter, callback_register, readCallbackRegister,
+} from "../abi/callback.js";
+import {
+  __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_set_callbacks, __HYPERVISOR_set_trap_table,
+  __HYPERVISOR_stack_switch,
 } from "../abi/xen.js";
 import { CS, SS } from "../platform/cpu.js";
 import type { Cpu } from "../platform/cpu.js";
@@ -38,12 +42,14 @@ const FLAG_RF = 1 << 16;
 const FLAG_VM = 1 << 17;
 /** The vector of Xen's fast system-call trap. */
 const FAST_TRAP_VECTOR = 0x80;
+/** The NMI vector, whose trap-table entry CALLBACKTYPE_nmi sets. */
+const EXC_NMI = 2;
 /** Entries set_trap_table reads at most in one call before it checks for preemption in Xen; we take them all. */
 const MAX_TRAP_ENTRIES = 256;
 
 /** The byte of vcpu_info a vCPU's virtual interrupt flag is (1: events masked). */
-export function upcallMaskAddress(xen: Hypervisor, vcpu: Vcpu): number {
-  return vcpu.domain.built.sharedInfoMfn * 4096 + vcpu.id * vcpu_info.sizeof + vcpu_info.evtchn_upcall_mask;
+export function upcallMaskAddress(vcpu: Vcpu): number {
+  return vcpu.vcpuInfoMa + vcpu_info.evtchn_upcall_mask;
 }
 
 /**
@@ -56,7 +62,7 @@ export function upcallMaskAddress(xen: Hypervisor, vcpu: Vcpu): number {
 export function bounceTrap(xen: Hypervisor, cpu: Cpu, vcpu: Vcpu, vector: number, returnEip: number, errorCode?: number, cr2?: number): boolean {
   const handler = vcpu.trapTable[vector];
   if (!handler) return false;
-  if (cr2 !== undefined) writeSharedU32(xen, vcpu.domain.built.sharedInfoMfn * 4096 + vcpu.id * vcpu_info.sizeof + vcpu_info.arch_cr2, cr2);
+  if (cr2 !== undefined) writeSharedU32(xen, vcpu.vcpuInfoMa + vcpu_info.arch_cr2, cr2);
   return enterGuestHandler(xen, cpu, vcpu, handler.cs, handler.eip, returnEip, errorCode, handler.masksEvents);
 }
 
@@ -64,7 +70,7 @@ export function bounceTrap(xen: Hypervisor, cpu: Cpu, vcpu: Vcpu, vector: number
 export function enterGuestHandler(
   xen: Hypervisor, cpu: Cpu, vcpu: Vcpu, cs: number, eip: number, returnEip: number, errorCode: number | undefined, maskEvents: boolean,
 ): boolean {
-  const maskAt = upcallMaskAddress(xen, vcpu);
+  const maskAt = upcallMaskAddress(vcpu);
   const mask = cpu.ram[maskAt]! & 1;
   const fromUser = (cpu.cpl & 3) === 3;
   const words: number[] = [];
@@ -155,12 +161,70 @@ function setCallbacks(ctx: HypercallContext, eventCs: number, eventEip: number, 
   return 0;
 }
 
-/** A callback by CALLBACKTYPE (callback_op's register uses this too). */
-export function registerCallback(vcpu: Vcpu, type: number, cs: number, eip: number): number {
-  if (type === CALLBACKTYPE_event) vcpu.eventCallback = { cs: fixupSelector(cs), eip: eip >>> 0 };
-  else if (type === CALLBACKTYPE_failsafe) vcpu.failsafeCallback = { cs: fixupSelector(cs), eip: eip >>> 0 };
-  else return -EINVAL;
-  return 0;
+/**
+ * CALLBACKOP_register for a 32-bit guest (Xen's compat_register_guest_callback):
+ * event and failsafe entries, the 32-bit SYSCALL and SYSENTER entries, and
+ * NMI, which becomes trap-table entry 2 on the flat kernel CS with events
+ * masked. Any other type is -ENOSYS.
+ */
+export function registerCallback(vcpu: Vcpu, type: number, flags: number, cs: number, eip: number): number {
+  const entry = { cs: fixupSelector(cs), eip: eip >>> 0 };
+  const masksEvents = (flags & CALLBACKF_mask_events) !== 0;
+  switch (type) {
+    case CALLBACKTYPE_event:
+      vcpu.eventCallback = entry;
+      return 0;
+    case CALLBACKTYPE_failsafe:
+      vcpu.failsafeCallback = entry;
+      return 0;
+    case CALLBACKTYPE_syscall32:
+      vcpu.syscall32Callback = { ...entry, masksEvents };
+      return 0;
+    case CALLBACKTYPE_sysenter:
+      vcpu.sysenterCallback = { ...entry, masksEvents };
+      return 0;
+    case CALLBACKTYPE_nmi:
+      vcpu.trapTable[EXC_NMI] = { cs: FLAT_RING1_CS, eip: eip >>> 0, dpl: 0, masksEvents: true };
+      return 0;
+    default:
+      return -ENOSYS;
+  }
+}
+
+/** CALLBACKOP_unregister: only the NMI entry can go; the others are -EINVAL, unknown types -ENOSYS. */
+export function unregisterCallback(vcpu: Vcpu, type: number): number {
+  switch (type) {
+    case CALLBACKTYPE_event:
+    case CALLBACKTYPE_failsafe:
+    case CALLBACKTYPE_syscall32:
+    case CALLBACKTYPE_sysenter:
+      return -EINVAL;
+    case CALLBACKTYPE_nmi:
+      vcpu.trapTable[EXC_NMI] = null;
+      return 0;
+    default:
+      return -ENOSYS;
+  }
+}
+
+/** callback_op(cmd, arg): register or unregister one entry point (XEN-ABI.md 4, callback_register). */
+function callbackOp(ctx: HypercallContext, cmd: number, arg: number): number {
+  switch (cmd) {
+    case CALLBACKOP_register: {
+      const bytes = copyFromGuest(ctx, arg, callback_register.sizeof);
+      if (bytes === null) return -EFAULT;
+      const reg = readCallbackRegister(new DataView(bytes.buffer), 0);
+      return registerCallback(ctx.vcpu, reg.type, reg.flags, reg.cs, reg.eip);
+    }
+    case CALLBACKOP_unregister: {
+      // struct callback_unregister is the type alone (u16, padded to 4).
+      const bytes = copyFromGuest(ctx, arg, 4);
+      if (bytes === null) return -EFAULT;
+      return unregisterCallback(ctx.vcpu, new DataView(bytes.buffer).getUint16(0, true));
+    }
+    default:
+      return -EINVAL;
+  }
 }
 
 /**
@@ -212,7 +276,7 @@ function iret(ctx: HypercallContext): number {
   cpu.eip = eip;
   cpu.esp = esp;
   cpu.eflags = (eflags & ~FLAG_IOPL) | FLAG_IF;
-  xen.writePhysical(upcallMaskAddress(xen, vcpu), new Uint8Array([(eflags & FLAG_IF) !== 0 ? 0 : 1]));
+  xen.writePhysical(upcallMaskAddress(vcpu), new Uint8Array([(eflags & FLAG_IF) !== 0 ? 0 : 1]));
   ctx.keepRegisters = true;
   return 0;
 }
@@ -221,6 +285,7 @@ defineHypercall(__HYPERVISOR_set_trap_table, (ctx, list) => setTrapTable(ctx, li
 defineHypercall(__HYPERVISOR_stack_switch, (ctx, ss, esp) => stackSwitch(ctx, ss, esp));
 defineHypercall(__HYPERVISOR_set_callbacks, (ctx, a, b, c, d) => setCallbacks(ctx, a, b, c, d));
 defineHypercall(__HYPERVISOR_iret, (ctx) => iret(ctx));
+defineHypercall(__HYPERVISOR_callback_op, (ctx, cmd, arg) => callbackOp(ctx, cmd, arg));
 
 /** Software interrupts a guest may raise at its CPL (the trap table's DPL), as a gate's DPL would allow. */
 export function softwareInterruptAllowed(vcpu: Vcpu, vector: number, cpl: number): boolean {
