@@ -263,6 +263,8 @@ function memoryOp(ctx: HypercallContext, cmd: number, arg: number): number {
       return start !== 0 ? -EINVAL : reservationQuery(ctx, op, arg);
     case XENMEM_machphys_mapping: {
       // Where the read-only M2P is, up to the part this machine's frames fill, and the largest mfn it covers.
+      // This and memory_map are x86 sub-ops, which Xen matches on the whole cmd: start bits make them unknown.
+      if (start !== 0) return -ENOSYS;
       const { m2p } = ctx.xen;
       const mapping = new Uint8Array(xen_machphys_mapping.sizeof);
       const view = new DataView(mapping.buffer);
@@ -273,6 +275,7 @@ function memoryOp(ctx: HypercallContext, cmd: number, arg: number): number {
     }
     case XENMEM_memory_map:
       // No toolstack set a pseudo-physical e820 map, and Xen then answers -ENOSYS (after reading the struct).
+      if (start !== 0) return -ENOSYS;
       return copyFromGuest(ctx, arg, XEN_MEMORY_MAP_SIZE) === null ? -EFAULT : -ENOSYS;
     default:
       return -ENOSYS;

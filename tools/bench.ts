@@ -14,6 +14,7 @@
 // wrong CPU is not a result.
 
 import { existsSync, readFileSync } from "node:fs";
+import { benchHypervisor, printHypervisorFigures } from "./bench-xen.js";
 import { createBareMachine } from "../hypervisor/platform/bare.js";
 import { LoadError } from "../hypervisor/platform/boot.js";
 import { hasV86, runInV86 } from "./oracles/v86.js";
@@ -22,7 +23,11 @@ export const BENCH_HELP = `usage: xenoscope bench [--image FILE] [--vs v86] [--r
 
 Boots the benchmark kernel on the bare machine and prints, per workload,
 cold and warm MIPS, plus ns per page touch (tlb) and per system call
-(syscall). The kernel's checksums are compared with expected.txt.
+(syscall). The kernel's checksums are compared with expected.txt. Then
+the hypervisor's costs, in ns and guest instructions per operation: a null
+hypercall, a ring-3 int 0x80 with and without the fast trap, an mmu_update
+of one entry (guests/pv/xenbench), and an event-channel round trip between
+two domains (guests/pv/pingpong).
 
   --image FILE   the kernel (default ../shared/bench/bench.bin; a build of
                  bench.asm with other counts works too)
@@ -258,5 +263,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     console.log(`${name}: ${fmt(ourNs)} ns${parsed.vsV86 ? ` (v86 JIT off: ${fmt(theirNs)} ns)` : ""}`);
   line("ns per page touch (tlb, warm)", perOp(a.get("tlb#2"), touches), perOp(b.get("tlb#2"), touches));
   line("ns per syscall (syscall, warm)", perOp(a.get("syscall#2"), syscalls), perOp(b.get("syscall#2"), syscalls));
+
+  process.stderr.write("bench: the hypervisor's figures (guests/pv/xenbench, guests/pv/pingpong) ...\n");
+  printHypervisorFigures(await benchHypervisor());
   return status;
 }

@@ -141,6 +141,15 @@ ${HEX}`));
     expect(console).toBe("00000000\n");
   });
 
+  it("runs guests/pv/xenbench to the end: hypercalls, int 0x80 from ring 3 with and without the fast trap, mmu_update", async () => {
+    const { console, domain, xen } = await bootPv(new Uint8Array(readFileSync("build/guests/pv/xenbench.bin")), { budget: 100_000_000 });
+    expect(console).toBe(["hypercall", "int80-fast", "int80-bounce", "mmu-update"].map((w) => `BEGIN ${w}\nEND ${w} 100000\n`).join(""));
+    expect(domain.shutdownReason).toBe(SHUTDOWN_poweroff);
+    // The fast trap never leaves the CPU; the bounced vector exits once per call.
+    expect(xen.stats.bounces).toBeGreaterThanOrEqual(100000);
+    expect(xen.stats.bounces).toBeLessThan(100100);
+  }, 60_000);
+
   it("answers the forced-emulation CPUID with Xen's signature", async () => {
     const { console } = await bootPv(pvKernel(`${PRINT}
 entry:
