@@ -117,6 +117,19 @@ export function runCached(): bool {
 }
 
 /**
+ * EIP of the instruction a chain last stopped at because the cache does not
+ * run it (0xFFFFFFFF: none): the run loop's next instruction, which it gives
+ * the interpreter straight away. Only a hint: the interpreter is right for
+ * any instruction.
+ */
+export let uncachedAt: u32 = 0xffffffff;
+
+// @ts-ignore: decorator
+@inline export function forgetUncached(): void {
+  uncachedAt = 0xffffffff;
+}
+
+/**
  * Runs cached instructions one after another from the one
  * `beginInstruction` started, for at most `budget` of them, and retires
  * each (the caller adds the count to the instruction counters). Returns
@@ -143,7 +156,11 @@ export function runChain(budget: u32): u32 {
       if (!fill(e, key, window)) break;
     }
     const len = <u32>load<u8>(e, E_LEN);
-    if (len - 1 >= window) break;
+    if (len - 1 >= window) {
+      // The run loop hands this one to the interpreter without looking it up again.
+      if (len == 0) uncachedAt = at;
+      break;
+    }
     D.startCached(at, len);
     execute(e, len);
     if (faulted()) break;

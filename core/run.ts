@@ -44,7 +44,7 @@ import * as D from "./decode";
 import { beginInstruction, invalidateFetch } from "./decode";
 import { execute } from "./exec";
 import { pvDirect, pvMode } from "./pv";
-import { runCached, runChain } from "./icache";
+import { forgetUncached, runCached, runChain, uncachedAt } from "./icache";
 import { newEpoch } from "./codepages";
 import { EVENT_EXCEPTION, EVENT_EXTERNAL, EVENT_ICEBP, EVENT_SOFT_EXCEPTION, deliverEvent } from "./interrupt";
 import { exitKind, ioLogBusy, ioLogClear, ioLogRewind, ioLogTakeInput, logInUse } from "./iolog";
@@ -239,13 +239,18 @@ export function run(budget: u32): u32 {
       raiseNoCode(EXC_DB);
     } else if (shadow == 0 && ((flagsBefore & (FLAG_TF | FLAG_RF)) | <u32>codeBreakpoints | <u32>dataBreakpoints | <u32>logInUse | <u32>traceInsns) == 0) {
       // Nothing between instructions needs this loop: run cached ones in a row.
-      const done = runChain(left);
-      if (done != 0) {
-        retiredPending += done;
-        left -= done;
-        if (!faulted()) continue;
-      } else if (!faulted()) {
+      if (D.insnEip == uncachedAt) {
+        forgetUncached();
         execute();
+      } else {
+        const done = runChain(left);
+        if (done != 0) {
+          retiredPending += done;
+          left -= done;
+          if (!faulted()) continue;
+        } else if (!faulted()) {
+          execute();
+        }
       }
     } else if (!runCached()) {
       execute();
