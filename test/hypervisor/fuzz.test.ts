@@ -8,7 +8,8 @@
 // The fuzzer is a PV kernel: an xorshift generator picks, in turn, a
 // hypercall with random number and arguments (pointers into its own
 // memory, into the hypervisor hole, past RAM, anywhere), and a burst of
-// random bytes it writes into a page and jumps into. Every exception comes
+// random bytes it writes into a page and runs, in ring 1 or in ring 3
+// (entered with the iret hypercall). Every exception comes
 // back to a recovery handler through the trap table, which reloads the
 // kernel's segments and stack and goes on. When the fuzzer's domain ends
 // (it may well shut itself down, or crash), a new one starts with the next
@@ -25,6 +26,7 @@ import { pvKernel } from "../support/pv.js";
 const FUZZER = pvKernel(`
 entry:
         mov     [boot_esp], esp
+        mov     [boot_start_info], esi
         ; The seed: the first 8 hex digits of the command line.
         lea     esi, [esi + start_info.cmd_line]
         xor     eax, eax
@@ -54,6 +56,11 @@ entry:
         mov     dword [edi + 4], 0
         mov     ebx, traps
         hypercall __HYPERVISOR_set_trap_table
+        ; Ring 3 needs user pages: the scratch page and a stack.
+        mov     eax, scratch
+        call    make_user
+        mov     eax, user_stack
+        call    make_user
 round:
         call    random
         test    al, 1
@@ -74,7 +81,30 @@ round:
         mov     ecx, eax
         call    random
         mov     edx, eax
-        jmp     scratch
+        call    random
+        test    al, 2
+        jz      scratch                 ; in ring 1
+        ; In ring 3: every fault there comes back on the kernel's stack.
+        push    dword FLAT_RING3_DS
+        push    dword user_stack + 4096
+        push    dword 0x202
+        push    dword FLAT_RING3_CS
+        push    dword scratch
+        jmp     hypercall_page + __HYPERVISOR_iret * 32
+
+; make_user: EAX a page's VA; remaps it with the user bit (update_va_mapping).
+make_user:
+        mov     ebx, eax
+        shr     eax, 12                 ; VIRT_BASE 0: pfn = va >> 12
+        mov     ecx, [boot_start_info]
+        mov     ecx, [ecx + start_info.mfn_list]
+        mov     ecx, [ecx + eax * 4]
+        shl     ecx, 12
+        or      ecx, 0x67               ; present, writable, user, accessed, dirty
+        xor     edx, edx
+        mov     esi, UVMF_INVLPG
+        hypercall __HYPERVISOR_update_va_mapping
+        ret
 
 random_hypercall:
         call    random
@@ -141,8 +171,10 @@ recover:
         align 4
 state:    dd 0
 boot_esp: dd 0
+boot_start_info: dd 0
         align 4096
 scratch:  times 4096 db 0
+user_stack: times 4096 db 0
 traps:    times 257 * 8 db 0
 `);
 
@@ -194,15 +226,15 @@ describe("a hostile PV guest", () => {
         generations++;
         quietSteps = 0;
       }
-      expect(xen.step()).toBe(true);
+      expect(xen.step(200_000)).toBe(true);
     }
     expect(canary.state).toBe("running");
     expect(checksum(xen, canary)).toBe(before);
     // It did reach the hypervisor in many ways: generations ended by crashes
     // and by getting stuck, hypercalls and bounced exceptions by the dozen.
-    expect(generations).toBeGreaterThanOrEqual(5);
+    expect(generations).toBeGreaterThanOrEqual(20);
     expect(ends.some((e) => e.startsWith("crash"))).toBe(true);
-    expect(xen.stats.hypercalls).toBeGreaterThanOrEqual(50);
-    expect(xen.stats.bounces).toBeGreaterThanOrEqual(20);
+    expect(xen.stats.hypercalls).toBeGreaterThanOrEqual(500);
+    expect(xen.stats.bounces).toBeGreaterThanOrEqual(300);
   }, 300_000);
 });
