@@ -25,6 +25,7 @@
 
 bits 32
 %include "xen.inc"
+%include "pv-console.inc"
 %include "xen-elf.inc"
 %include "x86.inc"
 org XEN_ELF_BASE
@@ -251,37 +252,9 @@ parse_uint:
         ret
 
 ; ------------------------------------------------------------------ console output
-; print: the NUL-terminated string at ESI.
-print:
-        pushad
-        mov     edx, esi
-        xor     ecx, ecx
-.len:   cmp     byte [esi + ecx], 0
-        je      .write
-        inc     ecx
-        jmp     .len
-.write: mov     ebx, CONSOLEIO_write
-        hypercall __HYPERVISOR_console_io
-        popad
-        ret
-
-; print_dec: EAX in decimal.
-print_dec:
-        pushad
-        mov     edi, number_end
-        mov     byte [edi], 0
-        mov     ecx, 10
-.digit: xor     edx, edx
-        div     ecx
-        add     dl, '0'
-        dec     edi
-        mov     [edi], dl
-        test    eax, eax
-        jnz     .digit
-        mov     esi, edi
-        call    print
-        popad
-        ret
+; print (ESI: a NUL-terminated string) and print_dec (EAX in decimal),
+; from guests/include/pv-console.inc.
+        pv_console_routines
 
 ; ------------------------------------------------------------------ data
 key_port:       db "port=", 0
@@ -293,8 +266,6 @@ pong_text:      db "pingpong: pong: answered ", 0
 pong_tail:      db " pings", 10, 0
 usage:          db "pingpong: the command line needs port=N role=ping|pong count=N", 10, 0
 failed:         db "pingpong: a hypercall failed", 10, 0
-number:         times 11 db 0
-number_end:     db 0
 
         align 4
 start_info_va:  dd 0

@@ -30,6 +30,7 @@
 
 bits 32
 %include "xen.inc"
+%include "pv-console.inc"
 %include "xen-elf.inc"
 %include "x86.inc"
 org XEN_ELF_BASE
@@ -254,37 +255,9 @@ system_time:
         ret
 
 ; ------------------------------------------------------------------ console output
-; print: the NUL-terminated string at ESI, with console_io(CONSOLEIO_write, length, buffer).
-print:
-        pushad
-        mov     edx, esi
-        xor     ecx, ecx
-.len:   cmp     byte [esi + ecx], 0
-        je      .write
-        inc     ecx
-        jmp     .len
-.write: mov     ebx, CONSOLEIO_write
-        hypercall __HYPERVISOR_console_io
-        popad
-        ret
-
-; print_dec: EAX in decimal.
-print_dec:
-        pushad
-        mov     edi, number_end
-        mov     byte [edi], 0
-        mov     ecx, 10
-.digit: xor     edx, edx
-        div     ecx
-        add     dl, '0'
-        dec     edi
-        mov     [edi], dl
-        test    eax, eax
-        jnz     .digit
-        mov     esi, edi
-        call    print
-        popad
-        ret
+; print (ESI: a NUL-terminated string) and print_dec (EAX in decimal),
+; from guests/include/pv-console.inc.
+        pv_console_routines
 
 ; ------------------------------------------------------------------ data
 banner:         db "ticker: 5 ticks, 10 ms apart", 10, 0
@@ -293,8 +266,6 @@ at_text:        db " at ", 0
 ms_text:        db " ms", 10, 0
 goodbye:        db "ticker: done", 10, 0
 failed:         db "ticker: a hypercall failed", 10, 0
-number:         times 11 db 0
-number_end:     db 0
 
         align 4
 start_info_va:  dd 0

@@ -21,6 +21,7 @@
 
 bits 32
 %include "xen.inc"
+%include "pv-console.inc"
 %include "xen-elf.inc"
 org XEN_ELF_BASE
 
@@ -32,10 +33,10 @@ MACH2PHYS       equ 0xF5800000          ; the read-only M2P window every PV gues
 PTE_USER        equ 0x67                ; present, writable, user, accessed, dirty
 PTE_KERNEL      equ 0x23                ; present, writable, accessed (no user bit)
 
-; print LABEL: console_io of a NUL-terminated string
-%macro print 1
-        mov     edx, %1
-        call    print_string
+; say LABEL: prints the NUL-terminated string there (print, guests/include/pv-console.inc)
+%macro say 1
+        mov     esi, %1
+        call    print
 %endmacro
 
 ; ------------------------------------------------------------------ entry
@@ -55,7 +56,7 @@ entry:
         call    remap
 
         ; -------------------------------------------------- null hypercall
-        print   begin_hypercall
+        say     begin_hypercall
         mov     ebp, ITERATIONS
 .hypercall:
         mov     eax, __HYPERVISOR_xen_version
@@ -63,21 +64,21 @@ entry:
         int     0x82
         dec     ebp
         jnz     .hypercall
-        print   end_hypercall
+        say     end_hypercall
 
         ; -------------------------------------------------- int 0x80, fast trap
-        print   begin_fast
+        say     begin_fast
         mov     dword [user_vector], 0x80
         call    to_user
 back_from_fast:
-        print   end_fast
+        say     end_fast
 
         ; -------------------------------------------------- int 0x81, bounced
-        print   begin_bounce
+        say     begin_bounce
         mov     dword [user_vector], 0x81
         call    to_user
 back_from_bounce:
-        print   end_bounce
+        say     end_bounce
 
         ; -------------------------------------------------- mmu_update
         ; Toggle the writable bit of the scratch page's entry each time.
@@ -91,7 +92,7 @@ back_from_bounce:
         or      eax, PTE_KERNEL
         mov     [request + 8], eax      ; val, low half
         mov     dword [request + 12], 0
-        print   begin_mmu
+        say     begin_mmu
         mov     ebp, ITERATIONS
 .mmu:   xor     dword [request + 8], 2  ; RW on, then off
         mov     ebx, request
@@ -103,7 +104,7 @@ back_from_bounce:
         jnz     failed
         dec     ebp
         jnz     .mmu
-        print   end_mmu
+        say     end_mmu
 
         mov     ebx, SCHEDOP_shutdown
         mov     ecx, poweroff
@@ -111,7 +112,7 @@ back_from_bounce:
         ud2
 
 failed:
-        print   failure
+        say     failure
         mov     ebx, SCHEDOP_shutdown
         mov     ecx, crash
         hypercall __HYPERVISOR_sched_op
@@ -200,16 +201,7 @@ pte_machine_address:
         pop     ebx
         ret
 
-; print_string: EDX a NUL-terminated string.
-print_string:
-        xor     ecx, ecx
-.len:   cmp     byte [edx + ecx], 0
-        je      .write
-        inc     ecx
-        jmp     .len
-.write: mov     ebx, CONSOLEIO_write
-        hypercall __HYPERVISOR_console_io
-        ret
+        pv_console_routines
 
 ; ------------------------------------------------------------------ data
 begin_hypercall: db "BEGIN hypercall", 10, 0
