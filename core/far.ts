@@ -19,8 +19,8 @@
 
 import { SEG_CS, SEG_SS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_TR } from "./layout";
 import {
-  ATTR_DB, FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VIF, FLAG_VIP, FLAG_VM, cpl,
-  eflags, eip, reg32, segAttr, segBase, segLimit, segSelector, setCpl, setEflags, setEip, setReg16, setReg32,
+  ATTR_DB, FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VIF, FLAG_VIP, FLAG_VM, controlFlags, cpl,
+  eip, reg32, segAttr, segBase, segLimit, segSelector, setCpl, setEflags, setEip, setReg16, setReg32,
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
 import { ACCESS_USER } from "./mmu";
@@ -484,7 +484,10 @@ function checkOuterStack(ss: u32, rpl: u32): bool {
 export function interruptReturn(returnEip: u32): bool {
   const size: u32 = opSize32 ? 4 : 2;
   const sz: u32 = opSize32 ? 2 : 1;
-  const flags = eflags();
+  // Only control bits of the current EFLAGS matter here (VM, IOPL, NT and
+  // what is kept): the status flags all come from the stack, so the lazy
+  // ones need not be worked out first.
+  const flags = controlFlags();
   if ((flags & FLAG_VM) != 0) {
     // Virtual-8086 mode: allowed only with IOPL 3 (no VME); IOPL is not changed.
     if ((flags & FLAG_IOPL) != FLAG_IOPL) {
@@ -577,7 +580,8 @@ function modifiable(op32: bool): u32 {
  * 32-bit operand.
  */
 function writeReturnFlags(f: u32, level: u32): void {
-  const old = eflags();
+  // Every status flag is in the mask below: the old ones are replaced, not read.
+  const old = controlFlags();
   let mask: u32 = 0x4dd5 | 0x100; // CF PF AF ZF SF TF DF OF NT
   if (opSize32) mask |= FLAG_RF | FLAG_AC | FLAG_ID;
   if (level <= ((old >> 12) & 3)) mask |= FLAG_IF;
