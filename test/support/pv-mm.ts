@@ -108,58 +108,8 @@ print_hex_sp:
         mov     byte [hexbuf + 8], 10
         ret
 
-; pte_va: EAX = a virtual address; returns in EAX the virtual address of
-; the L1 entry that maps it (other registers kept)
-pte_va:
-        push    ebx
-        push    ecx
-        mov     ecx, eax
-        mov     ebx, [start_info_ptr]
-        mov     ebx, [ebx + start_info.pt_base]
-        shr     eax, 30
-        mov     ebx, [ebx + eax * 8]
-        call    .table
-        mov     eax, ecx
-        shr     eax, 21
-        and     eax, 511
-        mov     ebx, [ebx + eax * 8]
-        call    .table
-        mov     eax, ecx
-        shr     eax, 12
-        and     eax, 511
-        lea     eax, [ebx + eax * 8]
-        pop     ecx
-        pop     ebx
-        ret
-.table: shr     ebx, 12
-        mov     ebx, [MACH2PHYS_VIRT_START + ebx * 4]
-        shl     ebx, 12
-        ret
-
-; pte_ma: EAX = a virtual address; returns the machine address of its L1
-; entry: the table's frame from the P2M (start_info.mfn_list) plus the offset
-pte_ma:
-        call    pte_va
-        push    ecx
-        push    edx
-        mov     ecx, eax
-        and     ecx, 0xFFF
-        shr     eax, 12
-        mov     edx, [start_info_ptr]
-        mov     edx, [edx + start_info.mfn_list]
-        mov     eax, [edx + eax * 4]
-        shl     eax, 12
-        or      eax, ecx
-        pop     edx
-        pop     ecx
-        ret
-
-; mfn_of: EAX = a virtual address; returns its machine frame
-mfn_of:
-        call    pte_va
-        mov     eax, [eax]
-        shr     eax, 12
-        ret
+; pte_va, pte_ma, mfn_of: guests/include/pv-pagetable.inc
+        pv_pagetable_routines start_info_ptr
 
 ; flush_tlb: MMUEXT_TLB_FLUSH_LOCAL (registers kept)
 flush_tlb:

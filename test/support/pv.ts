@@ -21,6 +21,7 @@ export function pvKernel(source: string): Uint8Array {
   const text = `bits 32
 %include "xen.inc"
 %include "xen-elf.inc"
+%include "pv-pagetable.inc"
 org XEN_ELF_BASE
         xen_elf_header
         xen_notes

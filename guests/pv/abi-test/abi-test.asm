@@ -35,6 +35,7 @@
 bits 32
 %include "xen.inc"              ; hypercall numbers, struc layouts
 %include "xen-elf.inc"          ; ELF header and the Xen notes, by hand
+%include "pv-pagetable.inc"
 org XEN_ELF_BASE
 
         xen_elf_header
@@ -1227,60 +1228,9 @@ print_decimal:
         popad
         ret
 
-; pte_va: EAX = a virtual address; returns in EAX the virtual address of
-; the L1 entry mapping it: L3 at start_info.pt_base, each next table found
-; from its entry's frame through the M2P (other registers kept).
-pte_va:
-        push    ebx
-        push    ecx
-        mov     ecx, eax
-        mov     ebx, [start_info_ptr]
-        mov     ebx, [ebx + start_info.pt_base]
-        shr     eax, 30
-        mov     ebx, [ebx + eax * 8]
-        call    .table
-        mov     eax, ecx
-        shr     eax, 21
-        and     eax, 511
-        mov     ebx, [ebx + eax * 8]
-        call    .table
-        mov     eax, ecx
-        shr     eax, 12
-        and     eax, 511
-        lea     eax, [ebx + eax * 8]
-        pop     ecx
-        pop     ebx
-        ret
-.table: shr     ebx, 12                         ; the entry's frame (below 4 GiB here)
-        mov     ebx, [MACH2PHYS_VIRT_START + ebx * 4]
-        shl     ebx, 12                         ; pfn to VA: the region is 1:1
-        ret
-
-; pte_ma: EAX = a virtual address; returns the machine address of its L1
-; entry: the table's frame from the P2M (start_info.mfn_list), plus the
-; entry's offset (other registers kept).
-pte_ma:
-        call    pte_va
-        push    ecx
-        push    edx
-        mov     ecx, eax
-        and     ecx, 0xFFF                      ; the entry's offset in its table
-        shr     eax, 12                         ; the table's pfn (the region is 1:1)
-        mov     edx, [start_info_ptr]
-        mov     edx, [edx + start_info.mfn_list]
-        mov     eax, [edx + eax * 4]            ; P2M[pfn]
-        shl     eax, 12
-        or      eax, ecx
-        pop     edx
-        pop     ecx
-        ret
-
-; mfn_of: EAX = a virtual address; returns the machine frame it maps.
-mfn_of:
-        call    pte_va
-        mov     eax, [eax]
-        shr     eax, 12
-        ret
+; pte_va, pte_ma and mfn_of (guests/include/pv-pagetable.inc): a VA's L1
+; entry, by its VA and by its machine address, and the frame it maps.
+        pv_pagetable_routines start_info_ptr
 
 ; own_frame_entry: EAX = a scratch page's VA; returns the writable entry
 ; that maps it to its own pfn's frame (through the P2M).

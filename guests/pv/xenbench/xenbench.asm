@@ -22,6 +22,7 @@
 bits 32
 %include "xen.inc"
 %include "pv-console.inc"
+%include "pv-pagetable.inc"
 %include "xen-elf.inc"
 org XEN_ELF_BASE
 
@@ -29,7 +30,6 @@ org XEN_ELF_BASE
         xen_notes
 
 ITERATIONS      equ 100000
-MACH2PHYS       equ 0xF5800000          ; the read-only M2P window every PV guest has
 PTE_USER        equ 0x67                ; present, writable, user, accessed, dirty
 PTE_KERNEL      equ 0x23                ; present, writable, accessed (no user bit)
 
@@ -83,7 +83,7 @@ back_from_bounce:
         ; -------------------------------------------------- mmu_update
         ; Toggle the writable bit of the scratch page's entry each time.
         mov     eax, scratch
-        call    pte_machine_address
+        call    pte_ma
         mov     [request], eax          ; ptr: the entry's machine address | MMU_NORMAL_PT_UPDATE (0)
         mov     eax, scratch
         shr     eax, 12
@@ -173,33 +173,9 @@ remap:
         jnz     failed
         ret
 
-; pte_machine_address: EAX a VA -> EAX the machine address of its L1 entry.
-; Page tables hold machine frames; the M2P turns one back into a pfn, and
-; with VIRT_BASE 0 a pfn's page is at VA pfn << 12.
-pte_machine_address:
-        push    ebx
-        push    ecx
-        mov     ecx, eax
-        mov     ebx, [start_info_va]
-        mov     ebx, [ebx + start_info.pt_base]  ; the L3, by its VA
-        mov     eax, ecx
-        shr     eax, 30
-        mov     eax, [ebx + eax * 8]              ; L3 entry: the L2's machine frame
-        shr     eax, 12
-        mov     eax, [MACH2PHYS + eax * 4]        ; its pfn
-        shl     eax, 12                           ; its VA
-        mov     ebx, ecx
-        shr     ebx, 21
-        and     ebx, 511
-        mov     eax, [eax + ebx * 8]              ; L2 entry: the L1's machine frame
-        and     eax, 0xFFFFF000
-        mov     ebx, ecx
-        shr     ebx, 12
-        and     ebx, 511
-        lea     eax, [eax + ebx * 8]              ; the entry's machine address
-        pop     ecx
-        pop     ebx
-        ret
+; pte_ma (EAX a VA -> EAX the machine address of its L1 entry) and its kin:
+; guests/include/pv-pagetable.inc.
+        pv_pagetable_routines start_info_va
 
         pv_console_routines
 
