@@ -80,7 +80,11 @@ export interface BuildOptions {
   cmdline: string;
   /** An initrd, mapped after the kernel (start_info.mod_start / mod_len); none when absent or empty. */
   ramdisk?: Uint8Array;
-  /** Event channel ports for start_info; the caller allocates them. */
+  /**
+   * Event channel ports for start_info; the caller allocates them. The
+   * hypervisor binds the console's port only once the domain's event
+   * channels exist, after the build, and writes it in with writeConsoleEvtchn.
+   */
   consoleEvtchn: number;
   storeEvtchn: number;
   /** start_info.flags (SIF_*): 0 for a domU. */
@@ -224,6 +228,10 @@ export function buildPvDomain(env: BuilderEnv, domid: number, kernel: Uint8Array
       zeroAt(at + seg.filesz, seg.memsz - seg.filesz);
     }
     if (ramdisk) writeAt(va(layout.ramdiskPfn), ramdisk);
+    // The console ring starts empty and connected: xencons_interface all
+    // zero (io/console.h), as libxenguest clears the page
+    // (alloc_magic_pages_pv in xg_dom_x86.c).
+    mem.fill(mfnAt(layout.consolePfn) * PAGE_SIZE, PAGE_SIZE, 0);
     if (layout.hypercallPage !== undefined) writeAt(layout.hypercallPage, hypercallStubs());
 
     const p2mListMfns: number[] = [];
@@ -292,6 +300,16 @@ export function buildPvDomain(env: BuilderEnv, domid: number, kernel: Uint8Array
     }
     throw err;
   }
+}
+
+/**
+ * Writes start_info.console.domU.evtchn of a built domain. libxl allocates
+ * the port before building; here a domain's event channels live in the
+ * shared_info page the builder allocates, so the port is bound after the
+ * build and written in before the kernel's first instruction.
+ */
+export function writeConsoleEvtchn(mem: MachineMemory, built: BuiltDomain, port: number): void {
+  mem.write32(built.startInfoMfn * PAGE_SIZE + start_info.console_domU_evtchn, port);
 }
 
 /**

@@ -4,7 +4,9 @@
 // console and reads what was typed there (XEN-ABI.md 3). Real Xen honours
 // it only for the console domain or in debug builds; guests use it anyway
 // (XTF prints through it), so here every domain may (XEN-ABI.md 1.9), and
-// its bytes go to that domain's console.
+// its bytes go to that domain's console. A domU's proper console is the
+// ring in start_info (hypervisor/console-ring.ts); typed input reaches
+// console_io reads only until the guest has used the ring.
 
 import { CONSOLEIO_read, CONSOLEIO_write, __HYPERVISOR_console_io } from "./abi/xen.js";
 import { EFAULT, ENOSYS } from "./abi/errno.js";

@@ -22,11 +22,11 @@ export class Domain {
   crashMessage = "";
   /** vm_assist types enabled (bit n: type n). */
   vmAssist = 0;
-  /** What console_io writes (and, later, the console ring) goes to. */
+  /** What console_io writes and the console ring's backend drains go to. */
   consoleOut: (bytes: Uint8Array) => void = () => {};
-  /** Typed bytes waiting for console_io reads. */
+  /** Typed bytes waiting for console_io reads or for room in the console ring. */
   private consoleInput: number[] = [];
-  /** Input arrived: the hypervisor raises VIRQ_CONSOLE (hypervisor/events.ts). */
+  /** Input arrived: the console backend moves it into the ring or raises VIRQ_CONSOLE (hypervisor/console-ring.ts). */
   onConsoleInput: () => void = () => {};
 
   constructor(
@@ -47,6 +47,11 @@ export class Domain {
   receiveConsoleInput(bytes: Uint8Array): void {
     for (const b of bytes) this.consoleInput.push(b);
     if (bytes.length > 0) this.onConsoleInput();
+  }
+
+  /** Typed bytes not yet taken. */
+  get consoleInputWaiting(): number {
+    return this.consoleInput.length;
   }
 
   /** Up to `max` typed bytes, oldest first. */

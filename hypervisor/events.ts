@@ -16,8 +16,13 @@
 //     periodic timer, the one arriving gets its time info updated and the
 //     tick it missed (hypervisor/time.ts), and every vCPU's runstate
 //     (running, runnable, blocked, offline) is accounted on system time.
+//   - every domain's console ring has its backend here in the hypervisor
+//     (hypervisor/console-ring.ts): it is serviced when the guest yields,
+//     blocks or polls, at the end of each slice and at shutdown, besides
+//     when the guest sends on the console port.
 //   - VIRQ_CONSOLE tells a domain that input arrived for console_io (a
-//     per-domain VIRQ since Xen 4.21). VIRQ_DOM_EXC, that a domain shut
+//     per-domain VIRQ since Xen 4.21), while it does not use its console
+//     ring. VIRQ_DOM_EXC, that a domain shut
 //     down or was destroyed, is global: Xen sends it to the hardware
 //     domain unless the toolstack named another (XEN_DOMCTL_set_virq_handler),
 //     and only that domain may bind it. Here dom0 is the TypeScript
@@ -34,7 +39,8 @@ import { readSchedPoll, sched_poll } from "./abi/sched.js";
 import {
   RUNSTATE_blocked, RUNSTATE_offline, RUNSTATE_runnable, RUNSTATE_running, type RunstateInfo,
 } from "./abi/vcpu.js";
-import { NR_VIRQS, VIRQ_CONSOLE, VIRQ_DOM_EXC, VIRQ_TIMER, vcpu_info } from "./abi/xen.js";
+import { NR_VIRQS, VIRQ_DOM_EXC, VIRQ_TIMER, vcpu_info } from "./abi/xen.js";
+import { ConsoleRing } from "./console-ring.js";
 import type { Domain } from "./domain.js";
 import { EventChannels, type EvtchnEnv, virqType } from "./evtchn.js";
 import { type HypercallContext, copyFromGuest, guestRange, readGuestU32 } from "./hypercall.js";
@@ -70,6 +76,10 @@ export class Events implements EvtchnEnv {
   private readonly perVcpu = new Map<Vcpu, VcpuEvents>();
   /** The domain each global VIRQ goes to (Xen's global_virq_handlers; there is no dom0 guest to default to). */
   private readonly globalHandlers: (EventChannels | null)[] = new Array<EventChannels | null>(NR_VIRQS).fill(null);
+  /** Each domain's console backend, by domid. */
+  private readonly consoleRings = new Map<number, ConsoleRing>();
+  /** Domain 0's ports in use by backends (the console's), which EVTCHNOP_status shows as the far end. */
+  private readonly dom0Ports = new Set<number>();
   /** The vCPU on the physical CPU as the scheduler last switched (Xen's `current`); null while idle. */
   private running: Vcpu | null = null;
   private readonly timeMemory: TimeMemory;
@@ -106,8 +116,32 @@ export class Events implements EvtchnEnv {
     this.syncTsc();
     writeWallclock(this.timeMemory, domain.built.sharedInfoMfn * PAGE_SIZE, this.xen.clock.epochMs);
     for (const v of domain.vcpus) this.addVcpu(v);
-    domain.onConsoleInput = () => channels.sendDomainVirq(VIRQ_CONSOLE);
+    this.connectConsole(domain, channels);
     return channels;
+  }
+
+  /**
+   * The console ring's port, bound to the backend in domain 0 and written
+   * into start_info, as xl's toolstack and xenconsoled leave it before the
+   * kernel starts. Typed input then goes through the backend.
+   */
+  private connectConsole(domain: Domain, channels: EventChannels): void {
+    let dom0Port = 1;
+    while (this.dom0Ports.has(dom0Port)) dom0Port++;
+    this.dom0Ports.add(dom0Port);
+    const ring = new ConsoleRing(this.xen.mem, domain, channels, dom0Port, () => this.dom0Ports.delete(dom0Port));
+    this.consoleRings.set(domain.domid, ring);
+    domain.onConsoleInput = () => ring.inputArrived();
+  }
+
+  /** The domain's console backend (for tests and the dashboard). */
+  consoleRingOf(domain: Domain): ConsoleRing | undefined {
+    return this.consoleRings.get(domain.domid);
+  }
+
+  /** Drains the domain's console ring and refills its input (the guest yields, blocks or polls). */
+  serviceConsole(domain: Domain): void {
+    this.consoleRings.get(domain.domid)?.service();
   }
 
   private addVcpu(vcpu: Vcpu): void {
@@ -121,7 +155,8 @@ export class Events implements EvtchnEnv {
         () => this.pollTimeout(vcpu),
       ),
       runstate: new Runstate(now),
-      down: false,
+      // vCPUs other than 0 start down, waiting for VCPUOP_initialise and VCPUOP_up.
+      down: vcpu.runState === "offline",
       vcpuInfoMfn: null,
       upcalls: 0,
     };
@@ -132,6 +167,8 @@ export class Events implements EvtchnEnv {
 
   /** The domain shut down: its timers stop, and the global handler hears of it (Xen's __domain_finalise_shutdown). */
   domainShutdown(domain: Domain): void {
+    // What the guest wrote into its console ring just before it went still reaches its console.
+    this.serviceConsole(domain);
     const channels = this.byDomid.get(domain.domid);
     const now = this.xen.clock.now();
     for (const v of domain.vcpus) {
@@ -164,6 +201,7 @@ export class Events implements EvtchnEnv {
       this.byDomid.delete(domain.domid);
       for (let virq = 0; virq < NR_VIRQS; virq++) if (this.globalHandlers[virq] === channels) this.globalHandlers[virq] = null;
     }
+    this.consoleRings.delete(domain.domid);
     domain.onConsoleInput = () => {};
     this.sendGlobalVirq(VIRQ_DOM_EXC);
   }
@@ -243,8 +281,9 @@ export class Events implements EvtchnEnv {
     for (const [v, state] of this.perVcpu) this.syncRunstate(v, state, now);
   }
 
-  /** A slice ended: a vCPU that blocked, went down or was paused leaves the CPU now. */
+  /** A slice ended: the domain's console ring is drained; a vCPU that blocked, went down or was paused leaves the CPU now. */
   sliceEnded(vcpu: Vcpu): void {
+    this.serviceConsole(vcpu.domain);
     if (this.running === vcpu && !(vcpu.runState === "runnable" && vcpu.domain.isRunnable())) this.schedule(null);
   }
 
@@ -352,12 +391,13 @@ export class Events implements EvtchnEnv {
     return 0;
   }
 
-  /** VCPUOP_up: a vCPU VCPUOP_down took offline runs again. */
+  /** VCPUOP_up: a vCPU that is down runs (again); one that VCPUOP_initialise has not set up is -EINVAL. */
   vcpuUp(vcpu: Vcpu): number {
+    if (!vcpu.initialised) return -EINVAL;
     const state = this.state(vcpu);
     if (state.down && vcpu.domain.state !== "shutdown") {
       state.down = false;
-      vcpu.runState = "runnable";
+      this.xen.readyVcpu(vcpu);
     }
     return 0;
   }

@@ -7,7 +7,10 @@
 // its event callback (XEN-ABI.md 6.4, hypervisor/events.ts). That is Xen's
 // 2-level ABI; on x86_32 it has 32 x 32 = 1024 ports. Ports are bound to a
 // VIRQ, an IPI, or a port of another domain; an unbound port waits for one
-// remote domain to bind it.
+// remote domain to bind it. Domain 0 is the TypeScript toolstack, which has
+// no ports of its own: where xenconsoled would bind a guest's console port
+// from dom0, the port is connected to a backend (EvtchnBackend), and a
+// send on it calls the backend instead of raising a port in dom0.
 //
 // The rules and the error of each case follow xen/common/event_channel.c and
 // event_2l.c (read for facts, nothing copied): port 0 is reserved; ports
@@ -54,6 +57,24 @@ interface Channel {
   remotePort: number;
   /** virq: which VIRQ. */
   virq: number;
+  /** interdomain with domain 0: the hypervisor-side backend at the far end, or null. */
+  backend: EvtchnBackend | null;
+}
+
+/**
+ * Domain 0's end of an interdomain port, in TypeScript: a backend such as
+ * the console (hypervisor/console-ring.ts). To the guest the port is
+ * interdomain with domain 0, as it is under Xen once xenconsoled has bound
+ * it; a guest's EVTCHNOP_send calls `notify`, and the backend raises the
+ * guest's port with EventChannels.notifyFromBackend.
+ */
+export interface EvtchnBackend {
+  /** Domain 0's port number for its end, which EVTCHNOP_status reports. */
+  readonly port: number;
+  /** The guest sent on its end. */
+  notify(): void;
+  /** The guest's end was closed (EVTCHNOP_close, EVTCHNOP_reset, or the domain is destroyed): the backend disconnects. */
+  closed(): void;
 }
 
 /** Who may bind a VIRQ and where it is raised (Xen's enum virq_type). */
@@ -144,7 +165,7 @@ export class EventChannels {
   private grow(): void {
     const first = this.channels.length;
     for (let p = first; p < first + EVTCHNS_PER_BUCKET; p++) {
-      this.channels.push({ state: "free", notifyVcpu: 0, remoteDomid: 0, remotePort: 0, virq: 0 });
+      this.channels.push({ state: "free", notifyVcpu: 0, remoteDomid: 0, remotePort: 0, virq: 0, backend: null });
     }
   }
 
@@ -353,6 +374,12 @@ export class EventChannels {
         break;
       }
       case "interdomain": {
+        const backend = chn.backend;
+        if (backend) {
+          this.free(port);
+          backend.closed();
+          return 0;
+        }
         const rd = this.env.lookup(chn.remoteDomid);
         const rchn = rd?.channels[chn.remotePort];
         if (rchn && rchn.state === "interdomain" && rchn.remoteDomid === this.domid && rchn.remotePort === port) {
@@ -379,6 +406,7 @@ export class EventChannels {
     chn.remoteDomid = 0;
     chn.remotePort = 0;
     chn.virq = 0;
+    chn.backend = null;
   }
 
   /**
@@ -390,6 +418,10 @@ export class EventChannels {
     const chn = this.channels[port]!;
     switch (chn.state) {
       case "interdomain": {
+        if (chn.backend) {
+          chn.backend.notify();
+          return 0;
+        }
         const rd = this.env.lookup(chn.remoteDomid);
         const rchn = rd?.channels[chn.remotePort];
         if (rd && rchn) rd.setPending(rchn.notifyVcpu, chn.remotePort);
@@ -513,6 +545,31 @@ export class EventChannels {
     chn.state = "unbound";
     chn.remoteDomid = remoteDomid;
     return port;
+  }
+
+  /**
+   * Connects a new port (the lowest free one) to `backend` in domain 0, for
+   * the toolstack: what alloc_unbound for domain 0 followed by the
+   * backend's bind_interdomain leaves. Nothing was sent yet, so nothing is
+   * set pending. The port, or -errno.
+   */
+  connectBackend(backend: EvtchnBackend): number {
+    const port = this.claimUnbound(undefined, 0);
+    if (port < 0) return port;
+    const chn = this.channels[port]!;
+    chn.state = "interdomain";
+    chn.remotePort = backend.port;
+    chn.backend = backend;
+    return port;
+  }
+
+  /** The backend at the far end of `port` notifies the guest (its send); false when `port` is not connected to it. */
+  notifyFromBackend(port: number, backend: EvtchnBackend): boolean {
+    if (!this.portIsValid(port)) return false;
+    const chn = this.channels[port]!;
+    if (chn.state !== "interdomain" || chn.backend !== backend) return false;
+    this.setPending(chn.notifyVcpu, port);
+    return true;
   }
 
   /** Makes two ports each other's interdomain peer (bind_interdomain, and the toolstack's binding). */

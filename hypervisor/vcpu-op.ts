@@ -8,13 +8,19 @@
 // already past raises VIRQ_TIMER at once; the VCPU_SSHOTTMR_future flag is
 // ignored, as Xen has done since 4.18. Layouts: XEN-ABI.md 4 (vcpu_op).
 //
-// Not offered yet, and -ENOSYS: VCPUOP_initialise (there is one vCPU per
-// domain so far), the runstate and time memory areas, send_nmi, get_physid.
+// VCPUOP_initialise gives a vCPU that has never run its registers and
+// tables (hypervisor/x86/context.ts): once only (-EEXIST after, as for
+// vCPU 0, which the builder set up); VCPUOP_up before it is -EINVAL.
+//
+// Not offered yet, and -ENOSYS: the runstate and time memory areas,
+// send_nmi, get_physid.
 
-import { EFAULT, EINVAL, ENOENT, ENOSYS } from "./abi/errno.js";
+import { EEXIST, EFAULT, EINVAL, ENOENT, ENOSYS } from "./abi/errno.js";
+import { readVcpuGuestContext, vcpu_guest_context } from "./abi/arch_x86_32.js";
+import { initialiseVcpu } from "./x86/context.js";
 import { SHUTDOWN_poweroff } from "./abi/sched.js";
 import {
-  VCPUOP_down, VCPUOP_get_runstate_info, VCPUOP_is_up, VCPUOP_register_vcpu_info, VCPUOP_set_periodic_timer,
+  VCPUOP_down, VCPUOP_get_runstate_info, VCPUOP_initialise, VCPUOP_is_up, VCPUOP_register_vcpu_info, VCPUOP_set_periodic_timer,
   VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPUOP_stop_singleshot_timer, VCPUOP_up,
   vcpu_register_vcpu_info, vcpu_runstate_info, vcpu_set_periodic_timer, vcpu_set_singleshot_timer, writeRunstateInfo,
 } from "./abi/vcpu.js";
@@ -34,6 +40,12 @@ function vcpuOp(ctx: HypercallContext, cmd: number, vcpuid: number, arg: number)
     return bytes === null ? null : new DataView(bytes.buffer);
   };
   switch (cmd) {
+    case VCPUOP_initialise: {
+      const bytes = copyFromGuest(ctx, arg, vcpu_guest_context.sizeof);
+      if (bytes === null) return -EFAULT;
+      if (vcpu.initialised) return -EEXIST;
+      return initialiseVcpu(ctx, vcpu, readVcpuGuestContext(new DataView(bytes.buffer)));
+    }
     case VCPUOP_up:
       return events.vcpuUp(vcpu);
     case VCPUOP_down:

@@ -46,8 +46,10 @@ export class Vcpu {
   sysenterCallback: Callback & { masksEvents: boolean } = { cs: 0, eip: 0, masksEvents: false };
   /** Machine address of this vCPU's vcpu_info: its slot in shared_info until VCPUOP_register_vcpu_info moves it (hypervisor/events.ts). */
   vcpuInfoMa: number;
-  /** The machine frame of the top-level (L3) table CR3 holds a reference on. */
+  /** The machine frame of the top-level (L3) table CR3 holds a reference on; -1 before VCPUOP_initialise. */
   cr3Mfn: number;
+  /** It has registers to run with: vCPU 0 from the builder, the others once VCPUOP_initialise gave them (Xen's is_initialised). */
+  initialised = true;
   /** set_gdt's frames, each holding a PGT_seg_desc_page reference, and its entry count (hypervisor/x86/gdt.ts). */
   gdtFrames: number[] = [];
   gdtEntries = 0;

@@ -3,7 +3,8 @@
 // This is what Xen's `xen/common` and `xen/arch/x86` are to a real machine,
 // for one pCPU (one wasm core). It owns machine memory (the frame table,
 // the M2P, page types: hypervisor/mm), builds PV domains
-// (hypervisor/builder.ts), and runs their vCPUs in turns: restore a vCPU's
+// (hypervisor/builder.ts), and runs their vCPUs in the turns the credit
+// scheduler gives (hypervisor/sched-credit.ts): restore a vCPU's
 // registers into the core, run it in the core's PV mode for a slice, and
 // handle what made it stop. In PV mode everything that would enter ring 0
 // stops it (core/pv.ts): a hypercall (`int 0x82` from ring 1), any other
@@ -29,7 +30,7 @@ import { buildPvDomain, destroyPvDomainMemory, type BuilderEnv } from "./builder
 import { Domain } from "./domain.js";
 import { Vcpu } from "./vcpu.js";
 import { FLAT_SEGMENTS, GDT_ENTRIES, HOST_TABLE_FRAMES, HostTables, TSS_LIMIT, TSS_SELECTOR } from "./x86/desc.js";
-import { FLAT_RING1_CS, FLAT_RING1_DS, HYPERCALL_VECTOR, XEN_EMULATE_PREFIX } from "./abi/arch_x86_32.js";
+import { FLAT_RING1_CS, FLAT_RING1_DS, HYPERCALL_VECTOR, XEN_EMULATE_PREFIX, XEN_LEGACY_MAX_VCPUS } from "./abi/arch_x86_32.js";
 import { ENOSYS } from "./abi/errno.js";
 import { SHUTDOWN_crash, SHUTDOWN_NAMES } from "./abi/sched.js";
 import {
@@ -39,6 +40,7 @@ import { hypercallHandler, type HypercallContext } from "./hypercall.js";
 import { bounceTrap, softwareInterruptAllowed } from "./x86/traps.js";
 import { XEN_MAJOR, XEN_MINOR } from "./version.js";
 import { Events } from "./events.js";
+import { CreditScheduler, type SchedParams } from "./sched-credit.js";
 import "./console.js";
 import "./sched.js";
 import "./memory.js";
@@ -91,6 +93,10 @@ export interface CreateDomainOptions {
   memoryMiB: number;
   cmdline?: string;
   ramdisk?: Uint8Array;
+  /** vCPUs (xl's vcpus, default 1): vCPU 0 runs, the others wait for VCPUOP_initialise and VCPUOP_up. */
+  vcpus?: number;
+  /** The credit scheduler's weight and cap (xl's cpu_weight and cap). */
+  sched?: Partial<SchedParams>;
 }
 
 export class Hypervisor {
@@ -103,11 +109,12 @@ export class Hypervisor {
   readonly stats = { exits: 0, hypercalls: 0, bounces: 0 };
   /** Event channels, timers and upcalls (hypervisor/events.ts). */
   readonly events = new Events(this);
+  /** Who runs next (hypervisor/sched-credit.ts). */
+  readonly scheduler: CreditScheduler;
   /** Called when a domain shuts down (the toolstack applies on_poweroff and its kin). */
   onShutdown: (domain: Domain) => void = () => {};
   private nextDomid = 1;
   private readonly freeTableBlocks: number[] = [];
-  private readonly runQueue: Vcpu[] = [];
   private current: Vcpu | null = null;
   private sliceOver = false;
 
@@ -120,6 +127,7 @@ export class Hypervisor {
     this.frames = new FrameTable(this.mem, { reserved, flushTlb: () => cpu.flushTlb() });
     this.m2p = new M2P(this.frames);
     this.types = new PageTypes(this.frames, this.m2p.xenL2Slots);
+    this.scheduler = new CreditScheduler(clock, (v) => v.runState === "runnable" && v.domain.isRunnable());
   }
 
   static async create(options: HypervisorOptions = {}): Promise<Hypervisor> {
@@ -135,8 +143,15 @@ export class Hypervisor {
 
   /** Builds a PV domain from a kernel image and makes its vCPU 0 runnable; throws LoadError for a bad image. */
   createDomain(options: CreateDomainOptions): Domain {
-    const block = this.freeTableBlocks.pop();
-    if (block === undefined) throw new Error(`no room for another vCPU (the machine holds ${MAX_VCPUS})`);
+    const nrVcpus = options.vcpus ?? 1;
+    if (!Number.isInteger(nrVcpus) || nrVcpus < 1 || nrVcpus > XEN_LEGACY_MAX_VCPUS) {
+      throw new RangeError(`vcpus = ${nrVcpus}: a domain has 1 to ${XEN_LEGACY_MAX_VCPUS} vCPUs`);
+    }
+    if (this.freeTableBlocks.length < nrVcpus) {
+      throw new Error(`no room for ${nrVcpus} more vCPUs (the machine holds ${MAX_VCPUS}, ${this.freeTableBlocks.length} are free)`);
+    }
+    const blocks = this.freeTableBlocks.splice(this.freeTableBlocks.length - nrVcpus).reverse();
+    const block = blocks[0]!;
     const domid = this.nextDomid++;
     let built;
     try {
@@ -144,26 +159,56 @@ export class Hypervisor {
         memoryMiB: options.memoryMiB,
         cmdline: options.cmdline ?? "",
         ramdisk: options.ramdisk,
+        // Bound with the domain's event channels, after the build (events.addDomain, hypervisor/console-ring.ts).
         consoleEvtchn: 0,
         storeEvtchn: 0,
       });
     } catch (e) {
-      this.freeTableBlocks.push(block);
+      this.freeTableBlocks.push(...blocks.reverse());
       throw e;
     }
     const domain = new Domain(domid, options.name, built);
-    const tables = new HostTables(block);
-    tables.build((pa, bytes) => this.writePhysical(pa, bytes));
-    const vcpu = new Vcpu(domain, 0, tables, this.initialState(tables, built.l3Mfn, built.entry, built.stackTop, built.startInfoVa), built.l3Mfn);
-    vcpu.kernelSs = FLAT_RING1_DS;
-    vcpu.kernelSp = built.stackTop;
-    vcpu.ldtShadowMfn = LDT_AREAS_FIRST_MFN + ((block - HOST_TABLES_FIRST_MFN) / HOST_TABLE_FRAMES) * LDT_SHADOW_FRAMES;
-    tables.setKernelStack((pa, v) => this.writeU32(pa, v), FLAT_RING1_DS, built.stackTop);
-    domain.vcpus.push(vcpu);
+    // vCPU 0 starts as XEN-ABI.md 7.2 says; the others wait, down, for VCPUOP_initialise (hypervisor/x86/context.ts).
+    blocks.forEach((tablesMfn, id) => {
+      const tables = new HostTables(tablesMfn);
+      tables.build((pa, bytes) => this.writePhysical(pa, bytes));
+      const state = this.initialState(tables, built.l3Mfn, built.entry, built.stackTop, built.startInfoVa);
+      const vcpu = new Vcpu(domain, id, tables, state, id === 0 ? built.l3Mfn : -1);
+      vcpu.ldtShadowMfn = LDT_AREAS_FIRST_MFN + ((tablesMfn - HOST_TABLES_FIRST_MFN) / HOST_TABLE_FRAMES) * LDT_SHADOW_FRAMES;
+      if (id === 0) {
+        vcpu.kernelSs = FLAT_RING1_DS;
+        vcpu.kernelSp = built.stackTop;
+        tables.setKernelStack((pa, v) => this.writeU32(pa, v), FLAT_RING1_DS, built.stackTop);
+      } else {
+        vcpu.initialised = false;
+        vcpu.runState = "offline";
+      }
+      domain.vcpus.push(vcpu);
+    });
     this.domains.set(domid, domain);
-    this.runQueue.push(vcpu);
+    this.scheduler.addDomain(domain, options.sched);
+    for (const v of domain.vcpus) this.scheduler.addVcpu(v);
     this.events.addDomain(domain);
+    this.scheduler.wake(domain.vcpus[0]!);
     return domain;
+  }
+
+  /**
+   * Runs `fn` with `vcpu`'s registers in the core, for the hypervisor to
+   * set up a vCPU that is not the one running (VCPUOP_initialise); the
+   * vCPU on the CPU gets its registers back afterwards.
+   */
+  onCpu<T>(vcpu: Vcpu, fn: () => T): T {
+    const outgoing = this.current;
+    if (outgoing === vcpu) return fn();
+    if (outgoing) this.save(outgoing);
+    this.load(vcpu);
+    try {
+      return fn();
+    } finally {
+      this.save(vcpu);
+      if (outgoing) this.load(outgoing);
+    }
   }
 
   /** The register state XEN-ABI.md 7.2 gives a PV kernel at entry. */
@@ -236,15 +281,15 @@ export class Hypervisor {
   destroyDomain(domain: Domain): void {
     if (domain.state !== "shutdown") this.shutdownDomain(domain, SHUTDOWN_crash);
     this.events.removeDomain(domain);
+    this.scheduler.removeDomain(domain);
     for (const v of domain.vcpus) {
-      const i = this.runQueue.indexOf(v);
-      if (i >= 0) this.runQueue.splice(i, 1);
       if (this.current === v) this.current = null;
       this.freeTableBlocks.push(v.tables.baseMfn);
     }
     // The vCPUs' descriptor tables and CR3s hold references the domain's memory must lose first.
     for (const v of domain.vcpus) releaseDescriptorTables(this, v);
-    destroyPvDomainMemory(this.env, domain.domid, domain.built, domain.vcpus.map((v) => v.cr3Mfn));
+    const cr3Mfns = domain.vcpus.filter((v) => v.cr3Mfn >= 0).map((v) => v.cr3Mfn);
+    destroyPvDomainMemory(this.env, domain.domid, domain.built, cr3Mfns);
     this.domains.delete(domain.domid);
   }
 
@@ -254,10 +299,18 @@ export class Hypervisor {
   }
 
   unpause(domain: Domain): void {
-    if (domain.state === "paused") domain.state = "running";
+    if (domain.state !== "paused") return;
+    domain.state = "running";
+    for (const v of domain.vcpus) if (v.runState === "runnable") this.readyVcpu(v);
   }
 
-  /** SCHEDOP_yield: the current vCPU's slice ends after this hypercall. */
+  /** SCHEDOP_yield: the vCPU gives up the rest of its slice. */
+  yieldVcpu(vcpu: Vcpu): void {
+    this.scheduler.yield(vcpu);
+    if (this.current === vcpu) this.sliceOver = true;
+  }
+
+  /** The vCPU on the CPU stops at the end of this hypercall (it went down, or its domain must be looked at again). */
   endSlice(): void {
     this.sliceOver = true;
   }
@@ -269,7 +322,15 @@ export class Hypervisor {
   }
 
   wakeVcpu(vcpu: Vcpu): void {
-    if (vcpu.runState === "blocked") vcpu.runState = "runnable";
+    if (vcpu.runState === "blocked") this.readyVcpu(vcpu);
+  }
+
+  /** The vCPU may run (woken, brought up, its domain unpaused): the scheduler queues it, and may preempt the running one. */
+  readyVcpu(vcpu: Vcpu): void {
+    vcpu.runState = "runnable";
+    if (!vcpu.domain.isRunnable()) return;
+    this.scheduler.wake(vcpu);
+    if (this.current && this.current !== vcpu && this.scheduler.wantsPreemption()) this.sliceOver = true;
   }
 
   // ------------------------------------------------------------ the vCPU on the CPU
@@ -292,16 +353,6 @@ export class Hypervisor {
     this.current = vcpu;
   }
 
-  /** The next vCPU to run, round robin; null when none can. */
-  private pick(): Vcpu | null {
-    for (let i = 0; i < this.runQueue.length; i++) {
-      const v = this.runQueue.shift()!;
-      this.runQueue.push(v);
-      if (v.runState === "runnable" && v.domain.isRunnable()) return v;
-    }
-    return null;
-  }
-
   /**
    * Runs one slice of one vCPU: at most `budget` instructions, ending
    * earlier at the next timer in deterministic mode. Returns false when no
@@ -309,16 +360,18 @@ export class Hypervisor {
    */
   step(budget = SLICE_INSTRUCTIONS): boolean {
     this.clock.fireDue();
-    const vcpu = this.pick();
+    const decision = this.scheduler.schedule();
+    const vcpu = decision?.vcpu ?? null;
     this.events.schedule(vcpu);
-    if (!vcpu) return false;
+    if (!decision || !vcpu) return false;
     this.switchTo(vcpu);
     this.events.returnToGuest(vcpu);
     this.sliceOver = false;
     let left = budget;
     if (this.clock.mode === "deterministic") {
-      const deadline = this.clock.nextDeadline();
-      if (deadline !== Infinity) left = Math.max(1, Math.min(left, deadline - this.clock.now()));
+      // In deterministic time an instruction is a nanosecond: the slice stops at the scheduler's next decision or the next timer.
+      const until = Math.min(this.clock.nextDeadline(), decision.until);
+      left = Math.max(1, Math.min(left, until - this.clock.now()));
     }
     while (left > 0 && !this.sliceOver && vcpu.runState === "runnable" && vcpu.domain.isRunnable()) {
       const before = this.cpu.instructions();

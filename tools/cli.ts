@@ -12,7 +12,7 @@ import { runCommand } from "./run.js";
 import { vectorsCommand } from "./vectors.js";
 import { hostCommand } from "./host.js";
 import {
-  consoleCommand, createCommand, destroyCommand, listCommand, pauseCommand, shutdownCommand, unpauseCommand,
+  consoleCommand, createCommand, destroyCommand, listCommand, pauseCommand, schedCreditCommand, shutdownCommand, unpauseCommand,
 } from "./xl.js";
 
 interface Verb {
@@ -34,6 +34,7 @@ const VERBS: Record<string, Verb> = {
   pause: { summary: "stop a domain from being scheduled", run: pauseCommand },
   unpause: { summary: "let a paused domain run again", run: unpauseCommand },
   shutdown: { summary: "shut a domain down (a poweroff; its on_poweroff action applies)", run: shutdownCommand },
+  "sched-credit": { summary: "show or set domains' credit-scheduler weight and cap", run: schedCreditCommand },
 };
 
 function usage(): string {

@@ -3,9 +3,11 @@
 // The one-process shortcut of DESIGN.md: a hypervisor in this process, a
 // domain made on the fly from the image (the configuration xl would need:
 // name from the file, memory from --mem, the image's path as its command
-// line), its console_io output on stdout and stdin given to console_io
-// reads. The run ends when the domain shuts down, and the exit status says
-// how: 0 poweroff, 2 crash, 6 any other reason (DESIGN.md's conventions).
+// line), its console on stdout (console_io writes and the console ring)
+// and stdin given to it (to console_io reads, or into the ring once the
+// guest uses it: hypervisor/console-ring.ts). The run ends when the domain
+// shuts down, and the exit status says how: 0 poweroff, 2 crash, 6 any
+// other reason (DESIGN.md's conventions).
 
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -39,7 +41,7 @@ export async function runXen(args: RunArgs, image: Uint8Array): Promise<number> 
     return 64;
   }
   domain.consoleOut = (bytes) => process.stdout.write(bytes);
-  // Typed input goes to console_io reads (and raises VIRQ_CONSOLE); while
+  // Typed input goes to the console ring or to console_io reads; while
   // stdin is open a guest blocked with nothing armed may still be woken by it.
   let inputOpen = true;
   let inputArrived: () => void = () => {};

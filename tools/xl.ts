@@ -1,4 +1,4 @@
-// tools/xl.ts — xl's verbs: `create`, `list`, `console`, `destroy`, `pause`, `unpause`, `shutdown`.
+// tools/xl.ts — xl's verbs: `create`, `list`, `console`, `destroy`, `pause`, `unpause`, `shutdown`, `sched-credit`.
 //
 // DESIGN.md, "hypervisor/" and "Command-line conventions": these verbs are
 // clients of `xenoscope host` (tools/host.ts), which owns the domains; they
@@ -147,6 +147,8 @@ interface VerbSpec {
   about: string;
   /** Flags without a value this verb takes (besides --socket and --help), with their help lines. */
   flags?: Record<string, { aliases: string[]; help: string }>;
+  /** Options that take a value (`-w 512`, `--weight=512`), with the value's name for --help. */
+  options?: Record<string, { aliases: string[]; value: string; help: string }>;
   /** How many positional arguments: [min, max]. */
   positional: [number, number];
   exitStatus: string;
@@ -155,19 +157,22 @@ interface VerbSpec {
 interface ParsedArgs {
   socket: string;
   flags: Set<string>;
+  /** Values of the options given, by the option's long name. */
+  values: Map<string, string>;
   positional: string[];
 }
 
 function helpText(spec: VerbSpec): string {
   const lines = [`usage: xenoscope ${spec.name} ${spec.usage}`, "", spec.about, ""];
   for (const [flag, f] of Object.entries(spec.flags ?? {})) lines.push(`  ${[...f.aliases, flag].join(", ").padEnd(16)}${f.help}`);
+  for (const [name, o] of Object.entries(spec.options ?? {})) lines.push(`  ${[...o.aliases, `${name} ${o.value}`].join(", ").padEnd(16)}${o.help}`);
   lines.push(`  ${"--socket PATH".padEnd(16)}the host's socket (default ${defaultSocketPath()})`);
   lines.push(`  ${"--help".padEnd(16)}this text`, "", spec.exitStatus);
   return lines.join("\n");
 }
 
 function parseArgs(spec: VerbSpec, argv: string[]): ParsedArgs | { help: true } | { error: string } {
-  const args: ParsedArgs = { socket: defaultSocketPath(), flags: new Set(), positional: [] };
+  const args: ParsedArgs = { socket: defaultSocketPath(), flags: new Set(), values: new Map(), positional: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--help" || a === "-h") return { help: true };
@@ -175,6 +180,14 @@ function parseArgs(spec: VerbSpec, argv: string[]): ParsedArgs | { help: true } 
       const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
       if (!v) return { error: "--socket needs a path" };
       args.socket = v;
+      continue;
+    }
+    const optionName = a.startsWith("--") && a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
+    const option = Object.entries(spec.options ?? {}).find(([name, o]) => name === optionName || o.aliases.includes(optionName));
+    if (option) {
+      const v = optionName !== a ? a.slice(a.indexOf("=") + 1) : argv[++i];
+      if (v === undefined || v === "") return { error: `${optionName} needs a ${option[1].value}` };
+      args.values.set(option[0], v);
       continue;
     }
     const flag = Object.entries(spec.flags ?? {}).find(([name, f]) => name === a || f.aliases.includes(a));
@@ -470,3 +483,52 @@ export const shutdownCommand = domainVerb(
 For now the host ends the domain itself: there is no xenstore yet to ask
 the guest through control/shutdown, so the guest cannot clean up first.`,
 );
+
+// ------------------------------------------------------------ sched-credit
+
+const SCHED_CREDIT: VerbSpec = {
+  name: "sched-credit",
+  usage: "[options]",
+  about: `Shows or sets the credit scheduler's parameters, as xl sched-credit does.
+Without --domain: every domain's weight and cap. With --domain alone: that
+domain's. With --weight or --cap as well: sets them first. The weight is a
+domain's share of the CPU when domains compete (1-65535, default 256; weight
+512 gets twice the CPU of 256); the cap is the most CPU it may use, in
+percent of one CPU (0: no cap), even when the CPU would otherwise idle.
+Configs set them with cpu_weight and cap.`,
+  options: {
+    "--domain": { aliases: ["-d"], value: "NAME", help: "the domain (a name or a domid)" },
+    "--weight": { aliases: ["-w"], value: "N", help: "its new weight, 1-65535" },
+    "--cap": { aliases: ["-c"], value: "N", help: "its new cap in percent of one CPU, 0 for none" },
+  },
+  positional: [0, 0],
+  exitStatus: BASIC_STATUS.replace("refuses", "refuses (no such domain, a weight or cap out of range)"),
+};
+
+export function schedCreditCommand(argv: string[]): Promise<number> {
+  return verb(SCHED_CREDIT, argv, async (args, fail) => {
+    const domain = args.values.get("--domain");
+    const number = (option: string): number | undefined | null => {
+      const text = args.values.get(option);
+      if (text === undefined) return undefined;
+      return /^\d+$/.test(text) ? Number(text) : null;
+    };
+    const weight = number("--weight");
+    const cap = number("--cap");
+    if (weight === null || cap === null) return fail("--weight and --cap take a whole number (try `xenoscope sched-credit --help')", 64);
+    if ((weight !== undefined || cap !== undefined) && domain === undefined) return fail("--weight and --cap need --domain NAME", 64);
+    const host = await HostConnection.open(args.socket);
+    const reply = await host.request({ op: "sched-credit", domain, weight, cap });
+    host.close();
+    if (!reply.ok) return refused(reply, fail);
+    console.log(formatSchedCredit(reply.domains ?? []));
+    return 0;
+  });
+}
+
+/** xl sched-credit's table. */
+export function formatSchedCredit(domains: DomainInfo[]): string {
+  const width = Math.max(4, ...domains.map((d) => d.name.length));
+  const row = (name: string, id: string, weight: string, cap: string) => `${name.padEnd(width)} ${id.padStart(5)} ${weight.padStart(6)} ${cap.padStart(4)}`;
+  return [row("Name", "ID", "Weight", "Cap"), ...domains.map((d) => row(d.name, String(d.domid), String(d.weight), String(d.cap)))].join("\n");
+}

@@ -114,3 +114,105 @@ export const arch_shared_info = {
   p2m_generation: 20,
   wc_sec_hi: 24,
 } as const;
+
+// ------------------------------------------------------------ vcpu_guest_context (VCPUOP_initialise)
+
+/** struct cpu_user_regs (68 bytes), x86_32: the general registers, then EIP, CS, EFLAGS, ESP and the data segments. */
+export const cpu_user_regs = {
+  sizeof: 68,
+  ebx: 0, ecx: 4, edx: 8, esi: 12, edi: 16, ebp: 20, eax: 24,
+  error_code: 28, entry_vector: 30,
+  eip: 32, cs: 36, saved_upcall_mask: 38, eflags: 40, esp: 44,
+  ss: 48, es: 52, ds: 56, fs: 60, gs: 64,
+} as const;
+
+/** vcpu_guest_context.flags bits (VGCF_*). */
+export const VGCF_i387_valid = 1 << 0;
+export const VGCF_in_kernel = 1 << 2;
+export const VGCF_failsafe_disables_events = 1 << 3;
+export const VGCF_syscall_disables_events = 1 << 4;
+export const VGCF_online = 1 << 5;
+
+/**
+ * struct vcpu_guest_context (2800 bytes), x86_32 (packed to 4, as Xen's
+ * compat view): FPU area, flags, user_regs, the 256-entry virtual IDT
+ * (trap_ctxt[i] is the entry for vector i), the LDT, up to 16 GDT frames,
+ * the ring-1 stack, CR0-CR7 (CR3 in xen_pfn_to_cr3 form), DR0-DR7, the
+ * event and failsafe callbacks and the vm_assist bits.
+ */
+export const vcpu_guest_context = {
+  sizeof: 2800,
+  fpu_ctxt: 0,
+  flags: 512,
+  user_regs: 516,
+  trap_ctxt: 584,
+  ldt_base: 2632,
+  ldt_ents: 2636,
+  gdt_frames: 2640,
+  gdt_ents: 2704,
+  kernel_ss: 2708,
+  kernel_sp: 2712,
+  ctrlreg: 2716,
+  debugreg: 2748,
+  event_callback_cs: 2780,
+  event_callback_eip: 2784,
+  failsafe_callback_cs: 2788,
+  failsafe_callback_eip: 2792,
+  vm_assist: 2796,
+} as const;
+
+/** gdt_frames[] entries: a GDT of up to 16 frames (8192 descriptors). */
+export const VGC_GDT_FRAMES = 16;
+
+export interface UserRegs {
+  ebx: number; ecx: number; edx: number; esi: number; edi: number; ebp: number; eax: number;
+  eip: number; cs: number; eflags: number; esp: number;
+  ss: number; es: number; ds: number; fs: number; gs: number;
+}
+
+export interface VcpuGuestContext {
+  flags: number;
+  userRegs: UserRegs;
+  trapCtxt: TrapInfo[];
+  ldtBase: number;
+  ldtEnts: number;
+  gdtFrames: number[];
+  gdtEnts: number;
+  kernelSs: number;
+  kernelSp: number;
+  ctrlreg: number[];
+  eventCallbackCs: number;
+  eventCallbackEip: number;
+  failsafeCallbackCs: number;
+  failsafeCallbackEip: number;
+  vmAssist: number;
+}
+
+export function readVcpuGuestContext(view: DataView, at = 0): VcpuGuestContext {
+  const u32 = (off: number) => view.getUint32(at + off, true);
+  const u16 = (off: number) => view.getUint16(at + off, true);
+  const r = vcpu_guest_context.user_regs;
+  const regs = cpu_user_regs;
+  return {
+    flags: u32(vcpu_guest_context.flags),
+    userRegs: {
+      ebx: u32(r + regs.ebx), ecx: u32(r + regs.ecx), edx: u32(r + regs.edx), esi: u32(r + regs.esi),
+      edi: u32(r + regs.edi), ebp: u32(r + regs.ebp), eax: u32(r + regs.eax),
+      eip: u32(r + regs.eip), cs: u16(r + regs.cs), eflags: u32(r + regs.eflags), esp: u32(r + regs.esp),
+      ss: u16(r + regs.ss), es: u16(r + regs.es), ds: u16(r + regs.ds), fs: u16(r + regs.fs), gs: u16(r + regs.gs),
+    },
+    trapCtxt: Array.from({ length: 256 }, (_, i) => readTrapInfo(view, at + vcpu_guest_context.trap_ctxt + i * trap_info.sizeof)),
+    ldtBase: u32(vcpu_guest_context.ldt_base),
+    ldtEnts: u32(vcpu_guest_context.ldt_ents),
+    gdtFrames: Array.from({ length: VGC_GDT_FRAMES }, (_, i) => u32(vcpu_guest_context.gdt_frames + i * 4)),
+    gdtEnts: u32(vcpu_guest_context.gdt_ents),
+    kernelSs: u32(vcpu_guest_context.kernel_ss),
+    kernelSp: u32(vcpu_guest_context.kernel_sp),
+    ctrlreg: Array.from({ length: 8 }, (_, i) => u32(vcpu_guest_context.ctrlreg + i * 4)),
+    eventCallbackCs: u32(vcpu_guest_context.event_callback_cs),
+    eventCallbackEip: u32(vcpu_guest_context.event_callback_eip),
+    failsafeCallbackCs: u32(vcpu_guest_context.failsafe_callback_cs),
+    failsafeCallbackEip: u32(vcpu_guest_context.failsafe_callback_eip),
+    vmAssist: u32(vcpu_guest_context.vm_assist),
+  };
+}

@@ -34,6 +34,9 @@ export interface DomainConfig {
   /** MiB. */
   memory: number;
   vcpus: number;
+  /** The credit scheduler's weight (xl's cpu_weight, 1-65535, default 256) and cap (percent of one CPU, 0: none). */
+  cpuWeight: number;
+  cap: number;
   /** The kernel command line (`extra`, or `cmdline`). */
   extra: string;
   onPoweroff: ShutdownAction;
@@ -53,6 +56,8 @@ const KEYS: Record<string, "string" | "number" | "list"> = {
   maxmem: "number",
   vcpus: "number",
   maxvcpus: "number",
+  cpu_weight: "number",
+  cap: "number",
   extra: "string",
   cmdline: "string",
   on_poweroff: "string",
@@ -185,6 +190,14 @@ export function domainConfig(text: string, file: string, resolve: (path: string)
   if (memory < 4 || memory > 1024) throw new ConfigError(file, line("memory"), `memory = ${memory} MiB is outside 4-1024`);
   const vcpus = num("vcpus") ?? 1;
   if (vcpus < 1 || vcpus > 32) throw new ConfigError(file, line("vcpus"), `vcpus = ${vcpus} is outside 1-32`);
+  const cpuWeight = num("cpu_weight") ?? 256;
+  if (!Number.isInteger(cpuWeight) || cpuWeight < 1 || cpuWeight > 65535) {
+    throw new ConfigError(file, line("cpu_weight"), `cpu_weight = ${cpuWeight} is outside 1-65535`);
+  }
+  const cap = num("cap") ?? 0;
+  if (!Number.isInteger(cap) || cap < 0 || cap > 100 * vcpus) {
+    throw new ConfigError(file, line("cap"), `cap = ${cap} is outside 0-${100 * vcpus} (percent of one CPU, for ${vcpus} vCPU${vcpus > 1 ? "s" : ""})`);
+  }
   const action = (key: string, fallback: ShutdownAction): ShutdownAction => {
     const v = str(key) ?? fallback;
     if (!ACTIONS.includes(v)) throw new ConfigError(file, line(key), `${key} = "${v}" must be one of ${ACTIONS.join(", ")}`);
@@ -199,6 +212,8 @@ export function domainConfig(text: string, file: string, resolve: (path: string)
     ramdisk: ramdisk === undefined ? undefined : resolve(ramdisk),
     memory,
     vcpus,
+    cpuWeight,
+    cap,
     extra: str("extra") ?? str("cmdline") ?? "",
     onPoweroff: action("on_poweroff", "destroy"),
     onReboot: action("on_reboot", "restart"),

@@ -60,6 +60,8 @@ export type Request =
   /** Every domain, or the ones named. */
   | { op: "list"; id: number; domains?: string[] }
   | { op: DomainOp; id: number; domain: string }
+  /** xl sched-credit: sets the weight and/or cap of `domain` when given, then replies with the domains (or the one named). */
+  | { op: "sched-credit"; id: number; domain?: string; weight?: number; cap?: number }
   /** The host destroys its domains and exits. */
   | { op: "stop"; id: number }
   /** Typed bytes, base64, for the attached console; no reply. */
@@ -130,6 +132,15 @@ function checkRequest(line: string): Request | { error: string; id?: number } {
       if (id === undefined) return bad("list needs an id");
       if (m.domains !== undefined && !(Array.isArray(m.domains) && m.domains.every(isString))) return bad("list: domains must be a list of names");
       return { op: "list", id, domains: m.domains as string[] | undefined };
+    case "sched-credit": {
+      if (id === undefined) return bad("sched-credit needs an id");
+      if (m.domain !== undefined && !isString(m.domain)) return bad("sched-credit: domain must be a name");
+      for (const key of ["weight", "cap"] as const) {
+        if (m[key] !== undefined && !Number.isSafeInteger(m[key])) return bad(`sched-credit: ${key} must be an integer`);
+      }
+      if ((m.weight !== undefined || m.cap !== undefined) && m.domain === undefined) return bad("sched-credit: setting a weight or cap needs a domain");
+      return { op: "sched-credit", id, domain: m.domain as string | undefined, weight: m.weight as number | undefined, cap: m.cap as number | undefined };
+    }
     case "stop":
       if (id === undefined) return bad("stop needs an id");
       return { op: "stop", id };

@@ -136,6 +136,12 @@ export class Session {
       case "shutdown":
         ts.shutdown(request.domain);
         break;
+      case "sched-credit": {
+        const { domain, weight, cap } = request;
+        if (domain !== undefined && (weight !== undefined || cap !== undefined)) ts.setSchedCredit(domain, { weight, cap });
+        this.reply({ ...ok, domains: domain !== undefined ? [ts.domainInfo(domain)] : ts.list() });
+        return;
+      }
       case "stop":
         this.reply(ok);
         this.options.onStop?.();

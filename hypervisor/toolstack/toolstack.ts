@@ -40,6 +40,7 @@ import {
 } from "../abi/sched.js";
 import { RUNSTATE_running } from "../abi/vcpu.js";
 import { ConfigError, domainConfig, type DomainConfig, type ShutdownAction } from "./config.js";
+import type { SchedParams } from "../sched-credit.js";
 
 export { ConfigError } from "./config.js";
 export { LoadError } from "../platform/boot.js";
@@ -77,6 +78,9 @@ export interface DomainInfo {
   /** Time the domain's vCPUs spent running, from Xen's runstate accounting (virtual ns). */
   cpuTimeNs: number;
   instructions: number;
+  /** The credit scheduler's weight and cap (percent of one CPU, 0: none), as `xl sched-credit` shows them. */
+  weight: number;
+  cap: number;
 }
 
 /** What an attached console hears. */
@@ -214,6 +218,22 @@ export class Toolstack {
     if (m.domain.state === "shutdown") throw new ToolstackError(`${m.domain.name} has shut down; there is nothing to unpause`);
     this.xen.unpause(m.domain);
     this.wake();
+  }
+
+  /**
+   * Sets a domain's credit-scheduler weight and cap (xl sched-credit -w/-c),
+   * until it is destroyed or rebuilt from its configuration. A weight
+   * outside 1-65535 or a cap above 100 per vCPU is refused.
+   */
+  setSchedCredit(domain: string | number, params: Partial<SchedParams>): DomainInfo {
+    const m = this.find(domain);
+    if (m.domain.state === "shutdown") throw new ToolstackError(`${m.domain.name} has shut down; it is no longer scheduled`);
+    if (this.xen.scheduler.setParams(m.domain, params) < 0) {
+      const most = 100 * m.domain.vcpus.length;
+      throw new ToolstackError(`weight ${params.weight ?? "-"}, cap ${params.cap ?? "-"}: the weight must be 1-65535 and the cap 0-${most} for ${m.domain.name}`);
+    }
+    this.log(`${m.domain.name}: weight ${this.xen.scheduler.params(m.domain).weight}, cap ${this.xen.scheduler.params(m.domain).cap}`);
+    return this.info(m);
   }
 
   /**
@@ -370,7 +390,10 @@ export class Toolstack {
 
   private build(config: DomainConfig, kernel: Uint8Array, ramdisk: Uint8Array | undefined): Domain {
     try {
-      return this.xen.createDomain({ name: config.name, kernel, ramdisk, memoryMiB: config.memory, cmdline: config.extra });
+      return this.xen.createDomain({
+        name: config.name, kernel, ramdisk, memoryMiB: config.memory, cmdline: config.extra,
+        vcpus: config.vcpus, sched: { weight: config.cpuWeight, cap: config.cap },
+      });
     } catch (e) {
       if (!(e instanceof LoadError)) throw e;
       const line = config.settings.get("kernel")?.line ?? 1;
@@ -526,6 +549,7 @@ export class Toolstack {
       vcpus: d.vcpus.length,
       cpuTimeNs,
       instructions,
+      ...this.xen.scheduler.params(d),
     };
   }
 }
@@ -558,9 +582,6 @@ function shutdownAction(config: DomainConfig, reason: number): [string, Shutdown
 function checkSupported(config: DomainConfig): void {
   const line = (key: string): number => config.settings.get(key)?.line ?? 1;
   if (config.type !== "pv") throw new ConfigError(config.file, line("type"), `type = "${config.type}": only PV domains can be created so far`);
-  if (config.vcpus !== 1) {
-    throw new ConfigError(config.file, line("vcpus"), `vcpus = ${config.vcpus}: domains have one vCPU so far (the builder makes vCPU 0 only)`);
-  }
   for (const key of ["on_poweroff", "on_reboot", "on_crash"]) {
     if (config.settings.get(key)?.value === "rename-restart") {
       throw new ConfigError(config.file, line(key), `${key} = "rename-restart" is not supported; use restart, destroy or preserve`);

@@ -46,7 +46,7 @@ import { DESCRIPTORS_PER_FRAME, checkDescriptor } from "./descriptor.js";
 /** Frames reserved per vCPU for its LDT: 8192 descriptors, the most an LDT holds. */
 export const LDT_SHADOW_FRAMES = 16;
 /** The most entries MMUEXT_SET_LDT accepts. */
-const MAX_LDT_ENTRIES = 8192;
+export const MAX_LDT_ENTRIES = 8192;
 /**
  * The selector LDTR shows while an LDT is loaded: Xen's LDT_SELECTOR, the
  * entry after the TSS's 16-byte one in its reserved GDT area. The core
@@ -92,16 +92,28 @@ function releaseGdt(xen: Hypervisor, vcpu: Vcpu): void {
  * taken, -EINVAL.
  */
 function setGdt(ctx: HypercallContext, frameList: number, entries: number): number {
-  const { xen, vcpu } = ctx;
   if (entries > FIRST_RESERVED_GDT_ENTRY) return -EINVAL;
   const nrFrames = Math.ceil(entries / DESCRIPTORS_PER_FRAME);
   const list = copyFromGuest(ctx, frameList, nrFrames * 4);
   if (list === null) return -EFAULT;
   const view = new DataView(list.buffer);
+  const mfns = Array.from({ length: nrFrames }, (_, i) => view.getUint32(i * 4, true));
+  return setGdtFrames(ctx.xen, ctx.vcpu, mfns, entries);
+}
+
+/**
+ * The common part of set_gdt and VCPUOP_initialise (Xen's pv_set_gdt): the
+ * first ceil(entries / 512) of `mfns` become the vCPU's GDT, or nothing
+ * changes and the answer is -EINVAL.
+ */
+export function setGdtFrames(xen: Hypervisor, vcpu: Vcpu, mfns: readonly number[], entries: number): number {
+  if (entries > FIRST_RESERVED_GDT_ENTRY) return -EINVAL;
+  const nrFrames = Math.ceil(entries / DESCRIPTORS_PER_FRAME);
+  if (nrFrames > mfns.length) return -EINVAL;
   const frames: number[] = [];
   for (let i = 0; i < nrFrames; i++) {
-    const mfn = view.getUint32(i * 4, true);
-    if (xen.types.getPageAndType(mfn, ctx.domain.domid, PGT_seg_desc_page) < 0) {
+    const mfn = mfns[i]!;
+    if (xen.types.getPageAndType(mfn, vcpu.domain.domid, PGT_seg_desc_page) < 0) {
       for (const taken of frames) xen.types.putPageAndType(taken);
       return -EINVAL;
     }

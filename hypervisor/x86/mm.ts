@@ -230,7 +230,11 @@ function newBaseptr(ctx: HypercallContext, mfn: number): number {
   return 0;
 }
 
-/** The vCPU mask a *_MULTI operation names: readable (only vCPU 0 exists to name), or -EINVAL as Xen answers. */
+/**
+ * The vCPU mask a *_MULTI operation names: it must be readable, or -EINVAL
+ * as Xen answers. The other vCPUs need no flush of their own: on the one
+ * CPU, a vCPU's TLB is emptied whenever it is switched in (Cpu.restoreState).
+ */
 function checkVcpuMask(ctx: HypercallContext, mask: number): number {
   return readGuestU32(ctx, mask) === null ? -EINVAL : 0;
 }

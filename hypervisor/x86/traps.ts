@@ -136,7 +136,7 @@ function setTrapTable(ctx: HypercallContext, list: number): number {
 }
 
 /** Puts the fast system-call trap in the host IDT when the guest's table allows it, and takes it out otherwise. */
-function refreshFastTrap(ctx: HypercallContext): void {
+export function refreshFastTrap(ctx: HypercallContext): void {
   const { cpu, vcpu, xen } = ctx;
   const t = vcpu.trapTable[FAST_TRAP_VECTOR];
   const direct = t !== null && t.dpl === 3 && !t.masksEvents && segmentFromGdt(cpu, vcpu.tables, t.cs, true) !== null;
@@ -145,7 +145,7 @@ function refreshFastTrap(ctx: HypercallContext): void {
 }
 
 /** stack_switch(ss, esp): the ring-1 stack entries from ring 3 switch to. */
-function stackSwitch(ctx: HypercallContext, ss: number, esp: number): number {
+export function stackSwitch(ctx: HypercallContext, ss: number, esp: number): number {
   const sel = fixupSelector(ss);
   if (segmentFromGdt(ctx.cpu, ctx.vcpu.tables, sel, false) === null || (sel & 3) === 3) return -EINVAL;
   ctx.vcpu.kernelSs = sel;

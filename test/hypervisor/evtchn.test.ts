@@ -384,3 +384,49 @@ describe("the toolstack's interdomain binding", () => {
     expect(() => bindInterdomainForToolstack(d[0]!, d[1]!, { a: 1024 })).toThrow(/ENOSPC/);
   });
 });
+
+describe("a backend in domain 0 (the console's)", () => {
+  /** A backend that records what reached it. */
+  const backend = (port = 7) => {
+    const heard: string[] = [];
+    return { port, heard, notify: () => heard.push("notify"), closed: () => heard.push("closed") };
+  };
+
+  it("takes the lowest free port, interdomain with domain 0's port, and hears the guest's sends", () => {
+    const { d, view } = world(1);
+    const b = backend();
+    expect(d[0]!.connectBackend(b)).toBe(1);
+    expect(d[0]!.status(DOMID_SELF, 1)).toEqual({ status: EVTCHNSTAT_interdomain, vcpu: 0, dom: 0, port: 7 });
+    expect(view(1).pending(1)).toBe(0);
+    expect(d[0]!.send(1)).toBe(0);
+    expect(b.heard).toEqual(["notify"]);
+    expect(d[0]!.describe()).toEqual([{ port: 1, state: "interdomain", vcpu: 0, remoteDomid: 0, remotePort: 7 }]);
+  });
+
+  it("raises the guest's port when the backend notifies, on the vCPU bind_vcpu named; another backend cannot", () => {
+    const { d, view, kicks } = world(1, 2);
+    const b = backend();
+    d[0]!.connectBackend(b);
+    expect(d[0]!.bindVcpu(1, 1)).toBe(0);
+    expect(d[0]!.notifyFromBackend(1, b)).toBe(true);
+    expect(view(1).pending(1)).toBe(1);
+    expect(view(1, 1).upcallPending).toBe(1);
+    expect(kicks).toEqual(["d1v1"]);
+    expect(d[0]!.notifyFromBackend(1, backend())).toBe(false);
+    expect(d[0]!.notifyFromBackend(5000, b)).toBe(false);
+  });
+
+  it("tells the backend when the guest closes the port or resets its channels, and the port is free again", () => {
+    const { d } = world(1);
+    const b = backend();
+    d[0]!.connectBackend(b);
+    expect(d[0]!.close(1)).toBe(0);
+    expect(b.heard).toEqual(["closed"]);
+    expect(d[0]!.notifyFromBackend(1, b)).toBe(false);
+    expect(d[0]!.bindIpi(0)).toBe(1);
+    const c = backend(8);
+    expect(d[0]!.connectBackend(c)).toBe(2);
+    d[0]!.reset();
+    expect(c.heard).toEqual(["closed"]);
+  });
+});

@@ -13,6 +13,7 @@ import { assemble } from "../../tools/asm/index.js";
 import { nodeResolver } from "../../tools/asm/node.js";
 import { Hypervisor } from "../../hypervisor/xen.js";
 import type { Domain } from "../../hypervisor/domain.js";
+import type { SchedParams } from "../../hypervisor/sched-credit.js";
 
 let wasm: Uint8Array | undefined;
 
@@ -57,8 +58,11 @@ export function runUntil(xen: Hypervisor, done: () => boolean, budget: number): 
   }
 }
 
-export async function bootPv(kernel: Uint8Array, options: { memoryMiB?: number; budget?: number; cmdline?: string } = {}): Promise<PvRun> {
-  const { xen, domains, consoles } = await bootPvDomains([{ kernel, cmdline: options.cmdline, memoryMiB: options.memoryMiB }], {
+export async function bootPv(
+  kernel: Uint8Array,
+  options: { memoryMiB?: number; budget?: number; cmdline?: string; vcpus?: number } = {},
+): Promise<PvRun> {
+  const { xen, domains, consoles } = await bootPvDomains([{ kernel, cmdline: options.cmdline, memoryMiB: options.memoryMiB, vcpus: options.vcpus }], {
     budget: options.budget,
   });
   return { xen, domain: domains[0]!, console: consoles[0]! };
@@ -69,6 +73,8 @@ export interface PvDomainSpec {
   cmdline?: string;
   memoryMiB?: number;
   name?: string;
+  vcpus?: number;
+  sched?: Partial<SchedParams>;
 }
 
 export interface PvDomainsRun {
@@ -93,7 +99,9 @@ export async function bootPvDomains(
   const xen = await Hypervisor.create({ wasm, memMiB: total + 16, clock: "deterministic" });
   const consoles = specs.map(() => "");
   const domains = specs.map((spec, i) => {
-    const domain = xen.createDomain({ name: spec.name ?? `test${i}`, kernel: spec.kernel, memoryMiB: spec.memoryMiB ?? 16, cmdline: spec.cmdline ?? "" });
+    const domain = xen.createDomain({
+      name: spec.name ?? `test${i}`, kernel: spec.kernel, memoryMiB: spec.memoryMiB ?? 16, cmdline: spec.cmdline ?? "", vcpus: spec.vcpus, sched: spec.sched,
+    });
     domain.consoleOut = (bytes) => (consoles[i] += new TextDecoder().decode(bytes));
     return domain;
   });

@@ -39,6 +39,20 @@ describe("xenoscope run --machine xen", () => {
     expect(r.status).toBe(0);
   });
 
+  it("runs guests/pv/ring-console: its console ring on stdout, stdin into its ring", () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, "run", "--machine", "xen", "--clock", "deterministic", "--mem", "16", "build/guests/pv/ring-console.bin"],
+      { encoding: "latin1", timeout: 60_000, input: "typed at the terminal\n" },
+    );
+    expect(r.stdout).toBe(
+      "ring-console: hello through the console ring (io/console.h)\nring-console: type a line\n" +
+        "ring-console: you typed: typed at the terminal\n",
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   it("exits 2 for a crash with the reason, 6 for a reboot, 124 on --timeout", () => {
     const crash = xenoscope(["--mem", "16", kernel("crash", "entry:\n cli\n")]);
     expect(crash.status).toBe(2);

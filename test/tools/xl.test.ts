@@ -163,6 +163,20 @@ describe("xenoscope host and the xl verbs", () => {
     expect(xl("destroy", "spin").status).toBe(0);
   }, 60_000);
 
+  it("sched-credit shows the weight and cap from the config, sets new ones, and refuses ones out of range", () => {
+    expect(xl("create", config("heavy", 'kernel = "spin.elf"\ncpu_weight = 512')).status).toBe(0);
+    expect(xl("sched-credit").stdout.trim()).toMatch(/^Name +ID Weight  Cap\nheavy +\d+    512    0$/);
+    const set = xl("sched-credit", "-d", "heavy", "-w", "1024", "--cap=50");
+    expect(set.status).toBe(0);
+    expect(set.stdout).toMatch(/^heavy +\d+   1024   50$/m);
+    const bad = xl("sched-credit", "-d", "heavy", "-c", "101");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe("xenoscope sched-credit: weight -, cap 101: the weight must be 1-65535 and the cap 0-100 for heavy\n");
+    expect(xl("sched-credit", "-w", "5").status).toBe(64);
+    expect(xl("sched-credit", "-d", "heavy", "-w", "lots").status).toBe(64);
+    expect(xl("destroy", "heavy").status).toBe(0);
+  }, 60_000);
+
   it("refuses a bad config with its file and line (status 64) and a name already taken (status 1)", () => {
     const bad = join(dir, "bad.cfg");
     writeFileSync(bad, 'name = "bad"\nkernel = "hello.bin"\nmemory = "lots"\n');
@@ -189,7 +203,7 @@ describe("xenoscope host and the xl verbs", () => {
   }, 60_000);
 
   it("has --help for every verb and exits 64 for bad arguments", () => {
-    for (const verb of ["host", "create", "list", "console", "destroy", "pause", "unpause", "shutdown"]) {
+    for (const verb of ["host", "create", "list", "console", "destroy", "pause", "unpause", "shutdown", "sched-credit"]) {
       const help = xenoscope([verb, "--help"]);
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^usage: xenoscope ${verb} `));

@@ -9,7 +9,8 @@
 ; update_descriptor, MMUEXT_SET_LDT), its CR0.TS is a hypercall
 ; (fpu_taskswitch), its memory grows and shrinks by whole frames
 ; (memory_op), its port I/O depends on a virtual IOPL (physdev_op), and a
-; batch of hypercalls costs one trap (multicall).
+; batch of hypercalls costs one trap (multicall). Last, the console's event
+; channel in start_info is checked to be a real port.
 ;
 ; Every hypercall is tried on the way that works and on the ways that must
 ; fail, with Xen's error numbers (XEN-ABI.md 2.3): a bad value is -EINVAL,
@@ -168,6 +169,7 @@ entry:
         call    test_multicall
         call    test_memory_op
         call    test_physdev
+        call    test_console_evtchn
         jmp     finish
 
 ; ------------------------------------------------------------------ vm_assist
@@ -1122,6 +1124,31 @@ test_physdev:
         check   "with IOPL 0 again, OUT is #GP", VEC_GP
         ret
 
+; ------------------------------------------------------------------ the console's event channel
+; start_info.console.domU.evtchn is a port the toolstack bound, before the
+; kernel started, to the console backend in domain 0 (the ring's other
+; end): EVTCHNOP_status says interdomain, with domain 0 at the far end
+; (event_channel.h; the backend is hypervisor/console-ring.ts).
+EVTCHNSTAT_interdomain  equ 2
+test_console_evtchn:
+        mov     esi, [start_info_ptr]
+        mov     eax, [esi + start_info.console_evtchn]
+        mov     [status_arg + 4], eax                   ; evtchn_status.port
+        test    eax, eax
+        setnz   al
+        movzx   eax, al
+        check   "start_info names a console event channel", 1
+        mov     word [status_arg], DOMID_SELF           ; evtchn_status.dom
+        mov     ebx, EVTCHNOP_status
+        mov     ecx, status_arg
+        hypercall __HYPERVISOR_event_channel_op
+        check   "EVTCHNOP_status of the console port", 0
+        mov     eax, [status_arg + 8]                   ; .status
+        check   "the console port is interdomain", EVTCHNSTAT_interdomain
+        movzx   eax, word [status_arg + 16]             ; .u.interdomain.dom
+        check   "with domain 0, the backend", 0
+        ret
+
 ; ------------------------------------------------------------------ the verdict
 finish:
         say     "abi-test: "
@@ -1366,6 +1393,7 @@ l2_slot_ma:     dd 0
 desc_ma:        dd 0
 vcpu_mask:      dd 0
 iopl:           dd 0
+status_arg:     times 24 db 0                   ; struct evtchn_status
 cr3_probe:      dd 0xCAFE
 gdt_frames:     dd 0, 0
 domid:          dw 0, 0

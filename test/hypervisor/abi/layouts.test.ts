@@ -16,6 +16,20 @@ import * as vcpu from "../../../hypervisor/abi/vcpu.js";
 import * as version from "../../../hypervisor/abi/version.js";
 import * as xen from "../../../hypervisor/abi/xen.js";
 
+describe("vcpu_guest_context (VCPUOP_initialise, arch-x86/xen.h packed to 4 as x86_32)", () => {
+  it("is 2800 bytes: user_regs at 516, the 256 trap_info at 584, GDT frames at 2640, CR3 at 2728, callbacks at 2780", () => {
+    expect(arch.cpu_user_regs.sizeof).toBe(68);
+    expect([arch.cpu_user_regs.eip, arch.cpu_user_regs.cs, arch.cpu_user_regs.eflags, arch.cpu_user_regs.esp, arch.cpu_user_regs.gs])
+      .toEqual([32, 36, 40, 44, 64]);
+    const c = arch.vcpu_guest_context;
+    expect(c.user_regs + arch.cpu_user_regs.sizeof).toBe(c.trap_ctxt);
+    expect(c.trap_ctxt + 256 * arch.trap_info.sizeof).toBe(c.ldt_base);
+    expect(c.gdt_frames + arch.VGC_GDT_FRAMES * 4).toBe(c.gdt_ents);
+    expect(c.ctrlreg + 3 * 4).toBe(2728);
+    expect([c.event_callback_cs, c.failsafe_callback_eip, c.vm_assist, c.sizeof]).toEqual([2780, 2792, 2796, 2800]);
+  });
+});
+
 describe("the pages shared at boot (XEN-ABI.md 6)", () => {
   it("start_info is 1112 bytes with cmd_line at 80 and the P2M frame fields at the end", () => {
     expect(xen.start_info).toEqual({

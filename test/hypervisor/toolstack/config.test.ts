@@ -53,18 +53,18 @@ describe("domain configurations", () => {
   it("applies xl's defaults and resolves the kernel against the config's folder", () => {
     const c = domainConfig('name = "hello"\nkernel = "hello.elf"\n', "d.cfg", resolve);
     expect(c).toMatchObject({
-      name: "hello", type: "pv", kernel: "/cfg/hello.elf", memory: 128, vcpus: 1, extra: "",
+      name: "hello", type: "pv", kernel: "/cfg/hello.elf", memory: 128, vcpus: 1, cpuWeight: 256, cap: 0, extra: "",
       onPoweroff: "destroy", onReboot: "restart", onCrash: "destroy",
     });
   });
 
-  it("reads type, memory, vcpus, extra and the shutdown actions", () => {
+  it("reads type, memory, vcpus, the credit scheduler's cpu_weight and cap, extra and the shutdown actions", () => {
     const c = domainConfig(
-      'name="t"\ntype="pv"\nkernel="k"\nmemory=32\nvcpus=2\nextra="port=5"\non_crash="preserve"\n',
+      'name="t"\ntype="pv"\nkernel="k"\nmemory=32\nvcpus=2\ncpu_weight=512\ncap=150\nextra="port=5"\non_crash="preserve"\n',
       "d.cfg",
       resolve,
     );
-    expect(c).toMatchObject({ memory: 32, vcpus: 2, extra: "port=5", onCrash: "preserve" });
+    expect(c).toMatchObject({ memory: 32, vcpus: 2, cpuWeight: 512, cap: 150, extra: "port=5", onCrash: "preserve" });
   });
 
   it("refuses unknown keys, wrong kinds, missing names and kernels, and values out of range, with the line", () => {
@@ -77,6 +77,8 @@ describe("domain configurations", () => {
       ['name="a"\nkernel="k"\ntype="hvmx"\n', 3, /type "hvmx"/],
       ['name="a"\nkernel="k"\nmemory=2\n', 3, /outside 4-1024/],
       ['name="a"\nkernel="k"\nvcpus=0\n', 3, /outside 1-32/],
+      ['name="a"\nkernel="k"\ncpu_weight=0\n', 3, /cpu_weight = 0 is outside 1-65535/],
+      ['name="a"\nkernel="k"\nvcpus=2\ncap=201\n', 4, /cap = 201 is outside 0-200/],
       ['name="a"\nkernel="k"\non_poweroff="explode"\n', 3, /on_poweroff = "explode"/],
     ];
     for (const [text, line, reason] of bad) {

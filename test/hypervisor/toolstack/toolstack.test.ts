@@ -166,7 +166,7 @@ describe("the toolstack", () => {
     await expect(ts.create('name = "bad"\nkernel = "hello.bin"\non_crash = "rename-restart"\n', path)).rejects.toThrow(
       `${path}:3: on_crash = "rename-restart" is not supported`,
     );
-    await expect(ts.create('name = "bad"\nvcpus = 2\nkernel = "hello.bin"\n', path)).rejects.toThrow(`${path}:2: vcpus = 2: domains have one vCPU so far`);
+    await expect(ts.create('name = "bad"\ncap = 150\nkernel = "hello.bin"\n', path)).rejects.toThrow(`${path}:2: cap = 150 is outside 0-100`);
     expect(ts.list()).toEqual([]);
   });
 
