@@ -65,6 +65,25 @@ import { readBeforeHostWrite, writeWithHost, writesToHost } from "./emulate";
   return tlbGrants(tlbSlot(linear), linear + len1, writeNeed(access));
 }
 
+/**
+ * Where the len1 + 1 bytes at `linear` are in linear memory when the TLB
+ * as it is now lets this read of them go straight to RAM (one page, plain
+ * RAM, the access kind granted), or 0. Nothing is translated or raised, so
+ * a caller that gets 0 can take its ordinary path as if it had not asked.
+ */
+// @ts-ignore: decorator
+@inline export function directReadAddress(linear: u32, len1: u32, access: i32): usize {
+  const slot = tlbSlot(linear);
+  return tlbGrants(slot, linear + len1, readNeed(access)) ? slotHostAddress(slot, linear) : 0;
+}
+
+/** The same for a write: nonzero only when the TLB sends the whole write straight to RAM. */
+// @ts-ignore: decorator
+@inline export function directWriteAddress(linear: u32, len1: u32, access: i32): usize {
+  const slot = tlbSlot(linear);
+  return tlbGrants(slot, linear + len1, writeNeed(access)) ? slotHostAddress(slot, linear) : 0;
+}
+
 // The fast paths below are inlined into each caller; what misses calls out.
 
 // @ts-ignore: decorator

@@ -150,7 +150,7 @@ export function callNear(target: u32): void {
 }
 
 /** INT n, INT3, INTO, INT1: IOPL-sensitive in virtual-8086 mode (except INT1), then the IDT. */
-function softwareInterrupt(vector: u32, kind: i32): void {
+export function softwareInterrupt(vector: u32, kind: i32): void {
   if (kind != EVENT_ICEBP && v86Mode() && (eflags() & FLAG_IOPL) != FLAG_IOPL) {
     raise(EXC_GP, 0);
     return;
@@ -159,6 +159,14 @@ function softwareInterrupt(vector: u32, kind: i32): void {
   if (faulted()) return;
   D.requestWork(D.WORK_EVENT);
   jumpTo(outcome == EVENT_EXITED ? sequentialEip() : eip());
+}
+
+/** IRET, IRETD: EFLAGS comes whole from the stack, RF included. */
+export function interruptReturnInsn(): void {
+  if (interruptReturn(sequentialEip())) {
+    jumpTo(eip());
+    D.requestWork(D.WORK_KEEP_RF);
+  }
 }
 
 /** POP into a segment register: the load must succeed before ESP moves. */
@@ -1011,12 +1019,7 @@ function loopFamily(opcode: u32): void {
     case 0xce:
       if ((eflags() & FLAG_OF) != 0) softwareInterrupt(4, EVENT_SOFT_EXCEPTION);
       return;
-    case 0xcf:
-      if (interruptReturn(sequentialEip())) {
-        jumpTo(eip());
-        D.requestWork(D.WORK_KEEP_RF);
-      }
-      return;
+    case 0xcf: interruptReturnInsn(); return;
     case 0xd4: {
       const base = fetch8();
       if (faulted()) return;

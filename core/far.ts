@@ -15,24 +15,30 @@
 //
 // As everywhere in the core, the checks come first: the values are read
 // from the stack, the new stack is checked and probed, and only then are
-// CS, EIP, SS, ESP, CPL and EFLAGS changed together.
+// CS, EIP, SS, ESP, CPL and EFLAGS changed together. The common IRETD (the
+// end of a system call or an interrupt handler) first tries a one-pass
+// path, interruptReturnFast, which changes nothing unless every check of
+// the generic code would pass.
 
-import { SEG_CS, SEG_SS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_TR } from "./layout";
+import { SEG_ATTR_UNUSABLE, SEG_CS, SEG_SS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_TR } from "./layout";
 import {
-  ATTR_DB, FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VIF, FLAG_VIP, FLAG_VM, controlFlags, cpl,
-  eip, reg32, segAttr, segBase, segLimit, segSelector, setCpl, setEflags, setEip, setReg16, setReg32,
+  ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_VIF, FLAG_VIP,
+  FLAG_VM, controlFlags, cpl, eip, reg32, segAttr, segBase, segLimit, segSelector, setCpl, setEflags, setEip, setReg16,
+  setReg32,
 } from "./state";
 import { EXC_GP, EXC_NP, EXC_SS, EXC_TS, faulted, raise } from "./fault";
 import { ACCESS_USER } from "./mmu";
 import {
-  descAddr, descAttr, descBase, descDpl, descHi, descLimit, descLo, descPresent, descType, dropInaccessibleSegments,
-  loadCache, loadRealSegment, markAccessed, pmNotV86, readDescriptor, readSystem16, readSystem32, refreshAlignmentCheck,
+  DESC_ACCESSED, DESC_C_E, DESC_CODE, DESC_P, DESC_R_W, DESC_S, alignmentChecked, descAddr, descAttr, descBase,
+  descDpl, descHi, descLimit, descLo, descPresent, descType, dropInaccessibleSegments, gdtDirect, loadCache,
+  loadRealSegment, markAccessed, pmNotV86, readDescriptor, readSystem16, readSystem32, refreshAlignmentCheck,
 } from "./segment";
 import { probePushPages, readStack, stack32, stackOffset, stackTop, setStackTop } from "./stack";
 import { checkInnerStack, stackRoom } from "./interrupt";
 import { TASK_CALL, TASK_IRET, TASK_JMP, switchTask } from "./task";
 import { invalidateFetch, opSize32, userAccess } from "./decode";
-import { writeLinear16, writeLinear32 } from "./access";
+import { directReadAddress, writeLinear16, writeLinear32 } from "./access";
+import { dataBreakpoints } from "./debug";
 
 /** Loads CS from a checked code descriptor at privilege `level` and jumps to `offset`. */
 function enterCode(sel: u32, lo: u32, hi: u32, addr: u32, level: u32, offset: u32): void {
@@ -522,6 +528,7 @@ export function interruptReturn(returnEip: u32): bool {
     return true;
   }
   if ((flags & FLAG_NT) != 0) return taskReturn(returnEip);
+  if (opSize32 && interruptReturnFast()) return true;
 
   const offset = readStack(sz, 0);
   if (faulted()) return false;
@@ -545,6 +552,8 @@ export function interruptReturn(returnEip: u32): bool {
     enterCode(sel, csLo, csHi, csAddr, level, offset);
     setStackTop(stackOffset(stackTop(), 3 * size));
     writeReturnFlags(newFlags, level);
+    // The popped AC counts from the next access (#AC at CPL 3, SDM Vol. 3A 6.15).
+    refreshAlignmentCheck();
     return true;
   }
   const newEsp = readStack(sz, 3 * size);
@@ -563,6 +572,78 @@ export function interruptReturn(returnEip: u32): bool {
   enterCode(sel, csLo, csHi, csAddr, rpl, offset);
   loadCache(SEG_SS, newSs, ssLo, markAccessed(ssAddr, ssHi));
   if ((descAttr(ssHi) & ATTR_DB) != 0) setReg32(4, newEsp);
+  else setReg16(4, newEsp);
+  dropInaccessibleSegments(rpl);
+  refreshAlignmentCheck();
+  return true;
+}
+
+/**
+ * The common case of a protected-mode IRETD with NT clear, in one pass: the
+ * 3 dwords of a return to the same level, or the 5 of a return to an outer
+ * one, read with one TLB lookup from an expand-up 32-bit stack; the code
+ * segment and the outer stack segment in the GDT, present and already
+ * accessed, each read with one lookup (core/segment.ts gdtDirect). Returns
+ * false, having changed nothing, when any of that does not hold or a check
+ * of SDM Vol. 2A "IRET" would fail (a return to virtual-8086 mode too):
+ * interruptReturn then does it all from the start and raises what is due.
+ */
+function interruptReturnFast(): bool {
+  // What readStack would check besides the limit and the page: #AC, and the data breakpoints.
+  if (alignmentChecked() || dataBreakpoints) return false;
+  const ssAttr = segAttr(SEG_SS);
+  if ((ssAttr & (SEG_ATTR_UNUSABLE | ATTR_EXPAND_DOWN | ATTR_CODE | ATTR_DB)) != ATTR_DB) return false;
+  const top = reg32(4);
+  const ssLimit = segLimit(SEG_SS);
+  if (top > ssLimit || ssLimit - top < 11) return false;
+  const linear = segBase(SEG_SS) + top;
+  const access = userAccess();
+  const frame = directReadAddress(linear, 11, access);
+  if (frame == 0) return false;
+  const offset = load<u32>(frame);
+  const sel = load<u32>(frame, 4) & 0xffff;
+  const newFlags = load<u32>(frame, 8);
+  const level = cpl();
+  if ((newFlags & FLAG_VM) != 0 && level == 0) return false;
+  const rpl = sel & 3;
+  if (rpl < level) return false;
+  const cs = gdtDirect(sel);
+  if (cs == 0) return false;
+  const csLo = load<u32>(cs);
+  const csHi = load<u32>(cs, 4);
+  const codeBits = DESC_P | DESC_S | DESC_CODE | DESC_ACCESSED;
+  if ((csHi & codeBits) != codeBits) return false;
+  const dpl = descDpl(csHi);
+  if ((csHi & DESC_C_E) != 0 ? dpl > rpl : dpl != rpl) return false;
+  if (offset > descLimit(csLo, csHi)) return false;
+  if (rpl == level) {
+    loadCache(SEG_CS, sel, csLo, csHi);
+    setCpl(level);
+    setEip(offset);
+    setReg32(4, top + 12);
+    writeReturnFlags(newFlags, level);
+    refreshAlignmentCheck();
+    return true;
+  }
+  // To an outer level (SDM Vol. 3A 6.12.1): SS:ESP follow on the stack.
+  if (ssLimit - top < 19) return false;
+  const outer = directReadAddress(linear, 19, access);
+  if (outer == 0) return false;
+  const newEsp = load<u32>(outer, 12);
+  const newSs = load<u32>(outer, 16) & 0xffff;
+  if ((newSs & 3) != rpl) return false;
+  const ss = gdtDirect(newSs);
+  if (ss == 0) return false;
+  const ssLo = load<u32>(ss);
+  const ssHi = load<u32>(ss, 4);
+  const dataBits = DESC_P | DESC_S | DESC_CODE | DESC_R_W | DESC_ACCESSED;
+  if ((ssHi & dataBits) != (DESC_P | DESC_S | DESC_R_W | DESC_ACCESSED) || descDpl(ssHi) != rpl) return false;
+  writeReturnFlags(newFlags, level);
+  loadCache(SEG_CS, sel, csLo, csHi);
+  setCpl(rpl);
+  setEip(offset);
+  loadCache(SEG_SS, newSs, ssLo, ssHi);
+  if ((ssHi & (ATTR_DB << 8)) != 0) setReg32(4, newEsp);
   else setReg16(4, newEsp);
   dropInaccessibleSegments(rpl);
   refreshAlignmentCheck();

@@ -18,7 +18,10 @@
 // the first time too, so the instruction tests and hardware vectors test
 // these handlers as much as the interpreter. The handlers follow the
 // interpreter's rule (every check and fault before any change) by calling
-// the same operand, flag and stack helpers it does.
+// the same operand, flag and stack helpers it does. INT n and IRET are
+// cached too, for the system-call round trip: they call the interpreter's
+// own code and end a chain of cached instructions, which saves the run
+// loop a lookup and a decode for each of them.
 //
 // Staleness: an entry holds the epoch it was decoded in (core/codepages.ts
 // moves to a new one when code is written, and at each run()), so a
@@ -32,7 +35,11 @@ import { shiftGroup } from "./alu";
 import * as D from "./decode";
 import { readMem8, readMem32, writeMem8, writeMem32 } from "./segment";
 import { pop, pushV, readStack, setStackTop, stackOffset, stackTop } from "./stack";
-import { branchNear, callNear, imulTruncating, readE, readModify, writeModify } from "./exec";
+import {
+  branchNear, callNear, imulTruncating, interruptReturnInsn, readE, readModify, softwareInterrupt, writeModify,
+} from "./exec";
+import { EVENT_SOFTWARE } from "./interrupt";
+import { traceEvents } from "./trace";
 import { ramBase, ramSize } from "./memory";
 import { claimCodePage, epoch } from "./codepages";
 
@@ -89,6 +96,10 @@ const H_NOT_R: u8 = 27;
 const H_NEG_R: u8 = 28;
 const H_NOP: u8 = 29;
 const H_MOV_RM8: u8 = 30;
+// INT n and IRET, and any handler numbered after them, may change CS, CPL
+// or the flags a chain relies on: each ends a chain (runChain).
+const H_INT: u8 = 31;
+const H_IRET: u8 = 32;
 
 // @ts-ignore: decorator
 @inline function entryOf(key: usize): usize {
@@ -136,10 +147,13 @@ export let uncachedAt: u32 = 0xffffffff;
  * how many retired. It stops at an instruction it does not cache (0 for
  * the first: nothing was done, the interpreter runs it), at one that
  * faults (left to the caller as the interpreter's would be, EIP on it),
- * and when EIP leaves the code window. The caller makes sure nothing needs
- * the run loop between these instructions: no interrupt shadow, TF and RF
- * clear, no breakpoints, no trace and no I/O log in use; none of the
- * cached instructions changes any of that, nor IF, CS or CPL. EIP is kept
+ * when EIP leaves the code window, and after an INT n or IRET, which it
+ * runs as its last instruction: those change CS, CPL and flags, and leave
+ * the rest of their retiring to the run loop (D.retireWork nonzero). The
+ * caller makes sure nothing needs the run loop between these instructions:
+ * no interrupt shadow, TF and RF clear, no breakpoints, no instruction
+ * trace and no I/O log in use; none of the cached instructions but that
+ * last one changes any of that, nor IF, CS or CPL. EIP is kept
  * here and stored when the chain ends: no handler reads it (they use the
  * instruction's start and length, as the interpreter's do).
  */
@@ -162,6 +176,22 @@ export function runChain(budget: u32): u32 {
       break;
     }
     D.startCached(at, len);
+    const handler = load<u8>(e, E_HANDLER);
+    if (handler >= H_INT) {
+      // INT n and IRET retire as the chain's last instruction; the run loop
+      // does the rest of their retiring (D.retireWork). An event traced
+      // from here would carry a stale instruction count: the run loop runs
+      // the INT then.
+      if (handler == H_INT && traceEvents) {
+        uncachedAt = at;
+        break;
+      }
+      execute(e, len);
+      if (faulted()) break;
+      n++;
+      at = D.eipSet ? D.nextEip : at + len;
+      break;
+    }
     execute(e, len);
     if (faulted()) break;
     const next = D.eipSet ? D.nextEip : at + len;
@@ -348,6 +378,12 @@ export function runChain(budget: u32): u32 {
       return;
     case H_NEG_R:
       setReg32(reg, alu(5, 0, reg32(reg), 31));
+      return;
+    case H_INT:
+      softwareInterrupt(load<u32>(e, E_IMM), EVENT_SOFTWARE);
+      return;
+    case H_IRET:
+      interruptReturnInsn();
       return;
     default: // H_NOP
       return;
@@ -613,6 +649,11 @@ function decodeInto(e: usize, key: usize, window: u32): u8 {
     }
     case 0xc3:
       return H_RET;
+    case 0xcd:
+      store<u32>(e, byte(), E_IMM);
+      return H_INT;
+    case 0xcf:
+      return H_IRET;
     case 0xc6:
     case 0xc7: {
       if (modrm(e) == 3 || load<u8>(e, E_REG) != 0) return 0;

@@ -78,6 +78,17 @@ function writeAddress(pa: u32): usize {
   return 0;
 }
 
+/**
+ * Where the `len` bytes at physical `pa` are in linear memory when all of
+ * them are plain RAM that physRead32 would read straight (A20 open, below
+ * the RAM size, outside the BIOS window of the ROM), or 0.
+ */
+// @ts-ignore: decorator
+@inline export function physRamAddress(pa: u32, len: u32): usize {
+  if (a20Mask != 0xffffffff || <u64>pa + <u64>len > <u64>ramSize) return 0;
+  return pa + len <= 0xf0000 || pa >= 0x100000 || romSize == 0 ? ramBase + pa : 0;
+}
+
 export function physRead8(pa: u32): u32 {
   pa &= a20Mask;
   if (pa < ramSize && (pa < 0xf0000 || pa >= 0x100000 || romSize == 0)) return <u32>load<u8>(ramBase + pa);

@@ -232,6 +232,7 @@ export function run(budget: u32): u32 {
     }
 
     const flagsBefore = controlFlags();
+    let chained = false;
     if (traceInsns) traceInstruction(load<u64>(INSN_COUNT) + <u64>retiredPending);
     else beginInstruction();
     ioLogRewind();
@@ -247,7 +248,11 @@ export function run(budget: u32): u32 {
         if (done != 0) {
           retiredPending += done;
           left -= done;
-          if (!faulted()) continue;
+          if (!faulted()) {
+            if (D.retireWork == 0) continue;
+            // The chain ended with an INT n or IRET, retired but for the work it left.
+            chained = true;
+          }
         } else if (!faulted()) {
           execute();
         }
@@ -281,10 +286,12 @@ export function run(budget: u32): u32 {
     }
 
     // Retire.
-    ioLogClear();
-    setEip(D.eipSet ? D.nextEip : D.insnEip + D.insnLen);
-    retiredPending++;
-    left--;
+    if (!chained) {
+      ioLogClear();
+      setEip(D.eipSet ? D.nextEip : D.insnEip + D.insnLen);
+      retiredPending++;
+      left--;
+    }
     const flagsNow = controlFlags();
     const work = D.retireWork | ((flagsBefore | flagsNow) & (FLAG_TF | FLAG_RF));
     if ((work | shadow) == 0) continue;

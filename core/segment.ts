@@ -18,20 +18,31 @@
 // cached limit and size (so "big real mode" works as on hardware), virtual-8086
 // mode forces a 64 KiB, 16-bit, DPL 3 data segment.
 
-import { EXEC_MODE, EXEC_PV, SEG_CS, SEG_SS, SEG_LDTR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE, REG_GDTR_LIMIT } from "./layout";
+import {
+  EXEC_MODE, EXEC_PV, SEG_CS, SEG_SS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_LDTR, SEG_ATTR_UNUSABLE, REG_GDTR_BASE,
+  REG_GDTR_LIMIT,
+} from "./layout";
 import {
   ATTR_CODE, ATTR_DB, ATTR_EXPAND_DOWN, ATTR_PRESENT, ATTR_WRITABLE, CR0_AM, CR0_PE, FLAG_AC, FLAG_VM, cpl, cr0,
   controlFlags, eflags, segAttr, segBase, segLimit, segSelector, setSegment,
 } from "./state";
 import { EXC_AC, EXC_GP, EXC_NP, EXC_SS, faulted, raise } from "./fault";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu";
-import { readLinear8, readLinear16, readLinear32, writeLinear8, writeLinear16, writeLinear32 } from "./access";
+import {
+  directReadAddress, readLinear8, readLinear16, readLinear32, writeLinear8, writeLinear16, writeLinear32,
+} from "./access";
 import { userAccess } from "./decode";
 import { dataBreakpoints, noteDataAccess } from "./debug";
-import { physRead16, physRead32, physWrite8, physWrite16, physWrite32 } from "./memory";
+import { physRamAddress, physRead16, physRead32, physWrite8, physWrite16, physWrite32 } from "./memory";
 
 /** True when CR0.AM, EFLAGS.AC and CPL 3 make misaligned data accesses fault. Refreshed by `refreshAlignmentCheck`. */
 let alignCheck: bool = false;
+
+/** True while misaligned data accesses fault (#AC): fast paths that skip the alignment test check this first. */
+// @ts-ignore: decorator
+@inline export function alignmentChecked(): bool {
+  return alignCheck;
+}
 
 /** Recomputes the #AC condition after CR0, EFLAGS or CPL may have changed. */
 export function refreshAlignmentCheck(): void {
@@ -218,6 +229,18 @@ export let descHi: u32 = 0;
 /** Linear address of that descriptor (for setting its accessed or busy bit). */
 export let descAddr: u32 = 0;
 
+// Bits of a descriptor's high dword (SDM Vol. 3A 3.4.5, Figure 3-8).
+export const DESC_P: u32 = 1 << 15;
+export const DESC_S: u32 = 1 << 12;
+/** Type bit 3 of a code or data descriptor: code. */
+export const DESC_CODE: u32 = 1 << 11;
+/** Type bit 2: conforming, for a code segment; expand-down, for a data segment. */
+export const DESC_C_E: u32 = 1 << 10;
+/** Type bit 1: readable, for a code segment; writable, for a data segment. */
+export const DESC_R_W: u32 = 1 << 9;
+/** Type bit 0: accessed. */
+export const DESC_ACCESSED: u32 = 1 << 8;
+
 // @ts-ignore: decorator
 @inline export function descBase(lo: u32, hi: u32): u32 {
   return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
@@ -287,6 +310,31 @@ export function writeSystem16(linear: u32, v: u32): void {
 export function writeSystem8(linear: u32, v: u32): void {
   if (systemPhysical()) physWrite8(linear, v);
   else writeLinear8(linear, v, ACCESS_READ);
+}
+
+/**
+ * Where the 8 bytes of a system table at `linear` are in linear memory when
+ * readSystem32 would read them straight from RAM without translating (a
+ * TLB hit on one page, or under EXEC_PV plain RAM), or 0. For the fast
+ * paths of delivery and IRET (core/interrupt.ts, core/far.ts), which fall
+ * back to readSystem32 and its checks on 0.
+ */
+// @ts-ignore: decorator
+@inline export function systemDirect8(linear: u32): usize {
+  if (systemPhysical()) return physRamAddress(linear, 8);
+  return directReadAddress(linear, 7, ACCESS_READ);
+}
+
+/**
+ * Where the GDT descriptor of `sel` is in linear memory for a direct read
+ * (systemDirect8), or 0: also for a null selector, an LDT selector and one
+ * beyond the GDT limit, which the generic readDescriptor handles.
+ */
+// @ts-ignore: decorator
+@inline export function gdtDirect(sel: u32): usize {
+  const index = sel & 0xfff8;
+  if (index == 0 || (sel & 4) != 0 || index + 7 > load<u32>(REG_GDTR_LIMIT)) return 0;
+  return systemDirect8(load<u32>(REG_GDTR_BASE) + index);
 }
 
 /**
@@ -419,13 +467,18 @@ export function loadDataSegment(sreg: i32, sel: u32): bool {
  * (SDM Vol. 2A "RET", "IRET": the loop over ES, FS, GS and DS).
  */
 export function dropInaccessibleSegments(newCpl: u32): void {
-  for (let sreg = 0; sreg < 6; sreg++) {
-    if (sreg == SEG_CS || sreg == SEG_SS) continue;
-    const attr = segAttr(sreg);
-    if ((attr & SEG_ATTR_UNUSABLE) != 0) continue;
-    const dataOrNonconforming = (attr & ATTR_CODE) == 0 || (attr & ATTR_EXPAND_DOWN) == 0;
-    if (dataOrNonconforming && ((attr >> 5) & 3) < newCpl) loadNull(sreg, 0);
-  }
+  dropIfInaccessible(SEG_ES, newCpl);
+  dropIfInaccessible(SEG_DS, newCpl);
+  dropIfInaccessible(SEG_FS, newCpl);
+  dropIfInaccessible(SEG_GS, newCpl);
+}
+
+// @ts-ignore: decorator
+@inline function dropIfInaccessible(sreg: i32, newCpl: u32): void {
+  const attr = segAttr(sreg);
+  if ((attr & SEG_ATTR_UNUSABLE) != 0) return;
+  const dataOrNonconforming = (attr & ATTR_CODE) == 0 || (attr & ATTR_EXPAND_DOWN) == 0;
+  if (dataOrNonconforming && ((attr >> 5) & 3) < newCpl) loadNull(sreg, 0);
 }
 
 /** True when the descriptor is a present-or-not code segment (S = 1, type bit 3). */

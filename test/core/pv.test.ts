@@ -143,6 +143,41 @@ describe("PV mode: events that would enter ring 0 exit to the host", () => {
     expect(dv.getUint32(frame + 16, true)).toBe(0x23);
   });
 
+  it("direct INT 0x80 round trips push the same frame each time and IRET back to ring 3", () => {
+    const m = pv(`
+      ${RING1}
+      mov word [IDT + 0x80 * 8], ADDR(handler) & 0xffff
+      mov word [IDT + 0x80 * 8 + 2], CODE1
+      mov word [IDT + 0x80 * 8 + 4], 0xef00         ; trap gate, DPL 3: IF stays (a ring-1 IRET may not set it)
+      mov word [IDT + 0x80 * 8 + 6], ADDR(handler) >> 16
+      ${toRing3("user")}
+      user:
+      int 0x80                                      ; descriptors not yet accessed: the generic path
+      mov esi, ebx
+      int 0x80                                      ; then the one-pass path
+      back:
+      mov edi, esp
+      stop: cli                                     ; #GP in ring 3 exits
+      handler:
+      inc ebp
+      mov edx, esp
+      mov ebx, [esp]                                ; the return EIP
+      mov ecx, [esp + 8]                            ; EFLAGS as pushed
+      iretd
+    `, (m) => m.cpu.setDirectVector(0x80, true));
+    expect(m.exit).toBe(L.EXIT_EXCEPTION);
+    expect(m.cpu.exitVector()).toBe(13);
+    expect(m.eip).toBe(m.sym("stop"));
+    expect(m.cpl).toBe(3);
+    expect(m.ebp).toBe(2);
+    expect(m.esi).toBe(m.sym("user") + 2);
+    expect(m.ebx).toBe(m.sym("back"));
+    expect(m.ecx & 0x200).toBe(0x200);
+    expect(m.flags.IF).toBe(1);
+    expect(m.edi).toBe(STACK_TOP - 0x1000);
+    expect(m.edx).toBe(0x60000 - 20);
+  });
+
   it("an external interrupt is acknowledged and exits, with nothing delivered", () => {
     const m = pv(`
       ${RING1}

@@ -273,6 +273,25 @@ describe("event entries", () => {
     });
   });
 
+  it("record INT n with its own count when only events are traced and it ends a run of cached instructions", () => {
+    const { m, entries } = traced(`
+      gate 0x30, handler, 0x8E  ; 4 instructions
+      mov eax, 1
+      add eax, 2
+      inc eax
+    soft:
+      int 0x30                  ; the 8th: 7 retired before it
+    after:
+      hlt
+    handler:
+      iretd
+    `, { trace: { capacity: 32, instructions: false } });
+    expect(entries[0]).toEqual({
+      kind: "exception", count: 7, cs: 0x08, eip: m.sym("after"), vector: 0x30, errorCode: -1, address: 0,
+      source: "software-interrupt", delivered: true,
+    });
+  });
+
   it("record an external interrupt where it is taken, between two instructions", () => {
     const { m, entries, at } = traced(`
       gate 0x20, handler, 0x8E
