@@ -44,7 +44,7 @@ import type { FrameTable } from "./mm/frames.js";
 import { INVALID_M2P_ENTRY, type M2P } from "./mm/m2p.js";
 import type { MachineMemory } from "./mm/memory.js";
 import { INVALID_MFN, P2M } from "./mm/p2m.js";
-import { PGT_l3_page_table, type PageTypes } from "./mm/pagetype.js";
+import { PGT_l3_page_table, PGT_writable_page, type PageTypes } from "./mm/pagetype.js";
 import { newGuestCr3, pinTable, unpinTable } from "./mm/pin.js";
 import {
   L1_PAGETABLE_ENTRIES,
@@ -317,23 +317,34 @@ export function writeConsoleEvtchn(mem: MachineMemory, built: BuiltDomain, port:
  * references in `baseMfns` (one per vCPU: the L3 each holds, which is the
  * builder's until the vCPU switches with MMUEXT_NEW_BASEPTR), every pin the
  * domain holds (the builder's and its own), all its P2M frames and its
- * shared_info. Nothing outside the domain may still map its frames;
- * otherwise this throws naming the frames still referenced, since that is a
- * reference leak.
+ * shared_info. The frames in `grantMapped` are mapped by other domains
+ * through grants (hypervisor/gnttab.ts): those still referenced stay the
+ * domain's until the last mapping goes (FrameTable.freeWhenUnreferenced),
+ * and are returned. Any other frame still referenced is a reference leak:
+ * this throws naming it, after freeing everything it could.
  */
-export function destroyPvDomainMemory(env: BuilderEnv, domid: number, built: BuiltDomain, baseMfns: readonly number[] = [built.l3Mfn]): void {
+export function destroyPvDomainMemory(
+  env: BuilderEnv, domid: number, built: BuiltDomain, baseMfns: readonly number[] = [built.l3Mfn], grantMapped: ReadonlySet<number> = new Set(),
+): number[] {
   if (built.p2m.domid !== domid) throw new RangeError(`destroying domain ${domid}: the memory given is domain ${built.p2m.domid}'s`);
-  const problems = releaseDomainMemory(env, built.p2m, built.sharedInfoMfn, baseMfns);
+  const lingering: number[] = [];
+  const problems = releaseDomainMemory(env, built.p2m, built.sharedInfoMfn, baseMfns, grantMapped, lingering);
   if (problems.length > 0) throw new Error(`destroying domain ${domid}'s memory: ${problems.join("; ")}`);
+  return lingering;
 }
 
 /**
  * Drops the CR3 references, unpins every pinned table among the P2M's
  * frames (the last pin of a table devalidates it, and that releases every
  * table and page below it), then frees the P2M's frames and shared_info.
- * Returns what could not be freed.
+ * A frame in `grantMapped` that is still referenced is left to be freed by
+ * its last reference and pushed to `lingering`. Returns what could not be
+ * freed otherwise.
  */
-function releaseDomainMemory(env: BuilderEnv, p2m: P2M, sharedInfoMfn: number | null, baseMfns: readonly number[]): string[] {
+function releaseDomainMemory(
+  env: BuilderEnv, p2m: P2M, sharedInfoMfn: number | null, baseMfns: readonly number[],
+  grantMapped: ReadonlySet<number> = new Set(), lingering: number[] = [],
+): string[] {
   const { frames, types } = env;
   const domid = p2m.domid;
   const problems: string[] = [];
@@ -346,14 +357,23 @@ function releaseDomainMemory(env: BuilderEnv, p2m: P2M, sharedInfoMfn: number | 
     const mfn = p2m.get(pfn);
     if (mfn === INVALID_MFN) continue;
     const rc = p2m.release(pfn);
-    if (rc < 0) problems.push(`pfn ${pfn} (mfn ${mfn}, ${frames.count[mfn]} references) could not be freed: errno ${-rc}`);
+    if (rc < 0 && grantMapped.has(mfn)) linger(mfn);
+    else if (rc < 0) problems.push(`pfn ${pfn} (mfn ${mfn}, ${frames.count[mfn]} references) could not be freed: errno ${-rc}`);
   }
   if (sharedInfoMfn !== null) {
+    types.putPageAndType(sharedInfoMfn);
     env.m2p.set(sharedInfoMfn, INVALID_M2P_ENTRY);
     const rc = frames.free(domid, sharedInfoMfn);
-    if (rc < 0) problems.push(`shared_info (mfn ${sharedInfoMfn}, ${frames.count[sharedInfoMfn]} references) could not be freed: errno ${-rc}`);
+    if (rc < 0 && grantMapped.has(sharedInfoMfn)) linger(sharedInfoMfn);
+    else if (rc < 0) problems.push(`shared_info (mfn ${sharedInfoMfn}, ${frames.count[sharedInfoMfn]} references) could not be freed: errno ${-rc}`);
   }
   return problems;
+
+  function linger(mfn: number): void {
+    env.m2p.set(mfn, INVALID_M2P_ENTRY);
+    frames.freeWhenUnreferenced(domid, mfn);
+    lingering.push(mfn);
+  }
 }
 
 /**
@@ -366,6 +386,9 @@ function allocateSharedInfo(env: BuilderEnv, domid: number, memoryMiB: number): 
   const mfn = env.frames.allocate(domid);
   if (mfn < 0) throw new LoadError(`machine memory: no frame left for the shared_info page of a ${memoryMiB} MiB domain`);
   env.m2p.set(mfn, INVALID_M2P_ENTRY);
+  // Xen's share_xen_page_with_guest: the hypervisor keeps a writable type on it for the domain's life, so
+  // the guest can never make it a page table whose entries the event bits the hypervisor sets would forge.
+  env.types.getPageAndType(mfn, domid, PGT_writable_page);
   for (let i = 0; i < XEN_LEGACY_MAX_VCPUS; i++) {
     writeBytes(env.mem, mfn * PAGE_SIZE + sharedInfoVcpuOffset(i) + vcpu_info.evtchn_upcall_mask, Uint8Array.of(1));
   }

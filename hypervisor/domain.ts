@@ -7,6 +7,7 @@
 // hypervisor decided), after which it only waits to be destroyed.
 
 import type { BuiltDomain } from "./builder.js";
+import type { GrantTable } from "./gnttab.js";
 import type { Vcpu } from "./vcpu.js";
 
 export type DomainState = "running" | "paused" | "shutdown";
@@ -22,6 +23,8 @@ export class Domain {
   crashMessage = "";
   /** vm_assist types enabled (bit n: type n). */
   vmAssist = 0;
+  /** Its grant table (hypervisor/gnttab.ts), made the first time a grant operation needs it. */
+  grantTable: GrantTable | null = null;
   /** What console_io writes and the console ring's backend drains go to. */
   consoleOut: (bytes: Uint8Array) => void = () => {};
   /** Typed bytes waiting for console_io reads or for room in the console ring. */

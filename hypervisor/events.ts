@@ -126,6 +126,10 @@ export class Events implements EvtchnEnv {
    * kernel starts. Typed input then goes through the backend.
    */
   private connectConsole(domain: Domain, channels: EventChannels): void {
+    // The backend holds the ring frame as xenconsoled's foreign mapping does: with a writable type
+    // reference, so the guest can never make it a page table the backend would then write into.
+    const ringMfn = domain.built.consoleMfn;
+    if (this.xen.types.getPageAndType(ringMfn, domain.domid, PGT_writable_page) < 0) return;
     let dom0Port = 1;
     while (this.dom0Ports.has(dom0Port)) dom0Port++;
     this.dom0Ports.add(dom0Port);
@@ -201,7 +205,7 @@ export class Events implements EvtchnEnv {
       this.byDomid.delete(domain.domid);
       for (let virq = 0; virq < NR_VIRQS; virq++) if (this.globalHandlers[virq] === channels) this.globalHandlers[virq] = null;
     }
-    this.consoleRings.delete(domain.domid);
+    if (this.consoleRings.delete(domain.domid)) this.xen.types.putPageAndType(domain.built.consoleMfn);
     domain.onConsoleInput = () => {};
     this.sendGlobalVirq(VIRQ_DOM_EXC);
   }

@@ -41,6 +41,7 @@ import { bounceTrap, softwareInterruptAllowed } from "./x86/traps.js";
 import { XEN_MAJOR, XEN_MINOR } from "./version.js";
 import { Events } from "./events.js";
 import { CreditScheduler, type SchedParams } from "./sched-credit.js";
+import { Grants } from "./gnttab.js";
 import "./console.js";
 import "./sched.js";
 import "./memory.js";
@@ -109,6 +110,8 @@ export class Hypervisor {
   readonly stats = { exits: 0, hypercalls: 0, bounces: 0 };
   /** Event channels, timers and upcalls (hypervisor/events.ts). */
   readonly events = new Events(this);
+  /** Grant tables, and domain 0's grant mappings for its backends (hypervisor/gnttab.ts). */
+  readonly grants = new Grants(this);
   /** Who runs next (hypervisor/sched-credit.ts). */
   readonly scheduler: CreditScheduler;
   /** Called when a domain shuts down (the toolstack applies on_poweroff and its kin). */
@@ -289,7 +292,9 @@ export class Hypervisor {
     // The vCPUs' descriptor tables and CR3s hold references the domain's memory must lose first.
     for (const v of domain.vcpus) releaseDescriptorTables(this, v);
     const cr3Mfns = domain.vcpus.filter((v) => v.cr3Mfn >= 0).map((v) => v.cr3Mfn);
-    destroyPvDomainMemory(this.env, domain.domid, domain.built, cr3Mfns);
+    // Its grant mappings end; frames others still map through its grants outlive it until unmapped.
+    const grantMapped = this.grants.domainDestroyed(domain);
+    destroyPvDomainMemory(this.env, domain.domid, domain.built, cr3Mfns, grantMapped);
     this.domains.delete(domain.domid);
   }
 

@@ -50,6 +50,10 @@ export const GNTMAP_host_map = 2;
 export const GNTMAP_readonly = 4;
 export const GNTMAP_application_map = 8;
 export const GNTMAP_contains_pte = 16;
+/** The caller accepts failure of this op without the batch failing (a hint; every op here reports its own status). */
+export const GNTMAP_can_fail = 32;
+/** Bits 16 and up go into the PTE's available bits 9-11 (with XENFEAT_gnttab_map_avail_bits). */
+export const _GNTMAP_guest_avail0 = 16;
 
 export const GNTST_okay = 0;
 export const GNTST_general_error = -1;
@@ -69,6 +73,14 @@ export const GNTST_no_space = -13;
 /** gnttab_copy.flags: the source / destination is a grant ref rather than a frame. */
 export const GNTCOPY_source_gref = 1;
 export const GNTCOPY_dest_gref = 2;
+export const GNTCOPY_can_fail = 4;
+
+/**
+ * The command is in the low 12 bits of grant_table_op's first argument; the
+ * bits above carry continuation state only for cache_flush, and are
+ * -EINVAL for every other command (GNTTABOP_CMD_MASK in Xen's grant_table.c).
+ */
+export const GNTTABOP_CMD_MASK = 0xfff;
 
 /** (16) dom u16; nr_frames; OUT status i16; frame_list pointer (OUT: MFNs). */
 export const gnttab_setup_table = { sizeof: 16, dom: 0, nr_frames: 4, status: 8, frame_list: 12 } as const;
@@ -100,3 +112,11 @@ export const gnttab_copy = {
 } as const;
 /** (16) dom u16; OUT nr_frames, max_nr_frames, status i16. */
 export const gnttab_query_size = { sizeof: 16, dom: 0, nr_frames: 4, max_nr_frames: 8, status: 12 } as const;
+/** (4) IN/OUT version: 1 or 2; Xen writes back the version in force. */
+export const gnttab_set_version = { sizeof: 4, version: 0 } as const;
+/** (8) dom u16; pad u16; OUT version. */
+export const gnttab_get_version = { sizeof: 8, dom: 0, version: 4 } as const;
+/** (12) nr_frames; dom u16; OUT status i16; frame_list pointer (u64 entries; v2 status frames). */
+export const gnttab_get_status_frames = { sizeof: 12, nr_frames: 0, dom: 4, status: 6, frame_list: 8 } as const;
+/** (12) ref_a; ref_b; OUT status i16. */
+export const gnttab_swap_grant_ref = { sizeof: 12, ref_a: 0, ref_b: 4, status: 8 } as const;

@@ -47,6 +47,11 @@ export class FrameTable {
   private readonly freeList: Uint32Array;
   private freeTop = 0;
   private readonly pagesByDomain = new Map<number, number>();
+  /**
+   * Frames of destroyed domains that another domain still maps through a
+   * grant: each is freed by its last putPage (freeWhenUnreferenced).
+   */
+  private readonly lingering = new Set<number>();
 
   constructor(mem: MachineMemory, options: FrameTableOptions = {}) {
     this.mem = mem;
@@ -126,6 +131,25 @@ export class FrameTable {
     return 0;
   }
 
+  /**
+   * Frees `domid`'s frame now when nothing references it (0), or, when
+   * something still does — another domain's grant mapping of a frame whose
+   * owner is being destroyed — leaves it allocated to its owner and frees it
+   * when the last reference is dropped (1), as Xen keeps a dying domain's
+   * page alive by its references. -EINVAL when `domid` does not own it.
+   */
+  freeWhenUnreferenced(domid: number, mfn: number): number {
+    if (!this.isRam(mfn) || this.owner[mfn] !== domid || domid === DOMID_INVALID) return -EINVAL;
+    if (this.count[mfn] === 0) return this.free(domid, mfn);
+    this.lingering.add(mfn);
+    return 1;
+  }
+
+  /** Frames waiting, allocated to a destroyed domain, for their last reference to go. */
+  get lingeringFrames(): number[] {
+    return [...this.lingering];
+  }
+
   /** Takes a general reference on `mfn` if `domid` owns it (Xen's get_page); false otherwise. */
   getPage(mfn: number, domid: number): boolean {
     if (!this.isRam(mfn) || this.owner[mfn] !== domid || domid === DOMID_INVALID) return false;
@@ -137,6 +161,7 @@ export class FrameTable {
   putPage(mfn: number): void {
     if (this.count[mfn] === 0) throw new Error(`frame ${mfn}: general reference count underflow`);
     this.count[mfn]--;
+    if (this.count[mfn] === 0 && this.lingering.size > 0 && this.lingering.delete(mfn)) this.free(this.owner[mfn]!, mfn);
   }
 
   /** Records that `mfn` lost a use that a TLB may still remember. */

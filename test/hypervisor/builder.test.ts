@@ -140,7 +140,7 @@ describe("building hello.bin (16 MiB)", () => {
     for (const l1 of built.ptFrames.slice(3)) expect(types.typeOf(l1)).toBe(PGT_l1_page_table);
     expect(m.entry(built.l3Mfn, 1)[0] & _PAGE_PRESENT).toBe(0);
     expect(m.entry(built.l3Mfn, 2)[0] & _PAGE_PRESENT).toBe(0);
-    expect(audit(m, [built.l3Mfn])).toEqual([]);
+    expect(audit(m, [built.l3Mfn, built.sharedInfoMfn])).toEqual([]);
   });
 
   it("maps every page of the region to its pfn's frame, ring-1 only, with the page tables read-only", () => {
@@ -290,7 +290,7 @@ describe("layout", () => {
     expect(translate(m, built.l3Mfn, 0x100000)).toBeNull();
     expect(translate(m, built.l3Mfn, MACH2PHYS_VIRT_START)?.mfn).toBe(m.m2p.tableMfns[0]);
     expect(m.types.typeOf(built.ptFrames[1]!)).toBe(PGT_l2_page_table | PGT_pae_xen_l2);
-    expect(audit(m, [built.l3Mfn])).toEqual([]);
+    expect(audit(m, [built.l3Mfn, built.sharedInfoMfn])).toEqual([]);
   });
 });
 
@@ -402,7 +402,7 @@ describe("destroying", () => {
     expect(m.frames.pagesOf(1)).toBe(0);
     expect(m.frames.pagesOf(2)).toBe(2049);
     expect(m.types.isPinned(two.l3Mfn)).toBe(true);
-    expect(audit(m, [two.l3Mfn])).toEqual([]);
+    expect(audit(m, [two.l3Mfn, two.sharedInfoMfn])).toEqual([]);
     expect(readVa(m, two.l3Mfn, 0x100000, 0x1000)).toEqual(HELLO.subarray(0, 0x1000));
   });
 });

@@ -45,6 +45,9 @@ function auditHypervisor(xen: Hypervisor): string[] {
   const held: number[] = [];
   for (const domain of xen.domains.values()) {
     for (const v of domain.vcpus) held.push(v.cr3Mfn, ...v.gdtFrames, ...v.ldtFrames.filter((mfn) => mfn >= 0));
+    // The hypervisor's own holds: shared_info (Xen's share_xen_page_with_guest) and the console backend's ring frame.
+    held.push(domain.built.sharedInfoMfn);
+    if (xen.events.consoleRingOf(domain)) held.push(domain.built.consoleMfn);
   }
   return audit(machine, held);
 }
@@ -316,6 +319,33 @@ entry:  call    setup
         shutdown SHUTDOWN_poweroff
 ${DATA}`);
     expect(out).toEqual([OK, EINVAL, `${OK} 00000001`, OK, EINVAL, EBUSY, `${OK} 00000001`, OK]);
+  });
+
+  it("refuses to pin shared_info or the console ring as a table: the hypervisor writes into both", async () => {
+    const out = await run(`
+entry:  call    setup
+        mov     esi, [start_info_ptr]
+        mov     eax, [esi + start_info.shared_info]
+        shr     eax, 12
+        mov     dword [ops + mmuext_op.cmd], MMUEXT_PIN_L1_TABLE
+        mov     [ops + mmuext_op.arg1], eax
+        mov     ecx, 1
+        ${MMUEXT_OP}                                ; event bits would forge its entries: -EINVAL
+        mov     esi, [start_info_ptr]
+        mov     edi, [esi + start_info.console_mfn]
+        mov     ebx, [MACH2PHYS_VIRT_START + edi * 4]
+        shl     ebx, 12                             ; the ring's VA (the region is 1:1 from 0)
+        xor     ecx, ecx                            ; unmapped, so no mapping of the guest's holds its type
+        xor     edx, edx
+        mov     esi, UVMF_INVLPG
+        hypercall __HYPERVISOR_update_va_mapping
+        call    print_hex
+        mov     [ops + mmuext_op.arg1], edi
+        mov     ecx, 1
+        ${MMUEXT_OP}                                ; the backend holds it writable: -EINVAL
+        shutdown SHUTDOWN_poweroff
+${DATA}`);
+    expect(out).toEqual([EINVAL, OK, EINVAL]);
   });
 
   it("switches CR3 to a validated copy of the L3 with NEW_BASEPTR, and back", async () => {
