@@ -82,8 +82,9 @@ export interface BuildOptions {
   ramdisk?: Uint8Array;
   /**
    * Event channel ports for start_info; the caller allocates them. The
-   * hypervisor binds the console's port only once the domain's event
-   * channels exist, after the build, and writes it in with writeConsoleEvtchn.
+   * hypervisor binds the console's and the store's ports only once the
+   * domain's event channels exist, after the build, and writes them in with
+   * writeConsoleEvtchn and writeStoreEvtchn.
    */
   consoleEvtchn: number;
   storeEvtchn: number;
@@ -232,6 +233,10 @@ export function buildPvDomain(env: BuilderEnv, domid: number, kernel: Uint8Array
     // zero (io/console.h), as libxenguest clears the page
     // (alloc_magic_pages_pv in xg_dom_x86.c).
     mem.fill(mfnAt(layout.consolePfn) * PAGE_SIZE, PAGE_SIZE, 0);
+    // So does the xenstore ring: xenstore_domain_interface all zero, both
+    // rings empty, XENSTORE_CONNECTED, no error (io/xs_wire.h; the same
+    // clearing in alloc_magic_pages_pv).
+    mem.fill(mfnAt(layout.storePfn) * PAGE_SIZE, PAGE_SIZE, 0);
     if (layout.hypercallPage !== undefined) writeAt(layout.hypercallPage, hypercallStubs());
 
     const p2mListMfns: number[] = [];
@@ -310,6 +315,11 @@ export function buildPvDomain(env: BuilderEnv, domid: number, kernel: Uint8Array
  */
 export function writeConsoleEvtchn(mem: MachineMemory, built: BuiltDomain, port: number): void {
   mem.write32(built.startInfoMfn * PAGE_SIZE + start_info.console_domU_evtchn, port);
+}
+
+/** Writes start_info.store_evtchn of a built domain, bound after the build as the console's port is. */
+export function writeStoreEvtchn(mem: MachineMemory, built: BuiltDomain, port: number): void {
+  mem.write32(built.startInfoMfn * PAGE_SIZE + start_info.store_evtchn, port);
 }
 
 /**

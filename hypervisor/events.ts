@@ -20,6 +20,10 @@
 //     (hypervisor/console-ring.ts): it is serviced when the guest yields,
 //     blocks or polls, at the end of each slice and at shutdown, besides
 //     when the guest sends on the console port.
+//   - so has its xenstore ring (hypervisor/xenstore/ring.ts), whose far
+//     end is xenstored (hypervisor/xenstore/daemon.ts): serviced at the
+//     same moments (serviceBackends), and told of a shutdown as xenstored
+//     hears of it through VIRQ_DOM_EXC, to fire @releaseDomain.
 //   - VIRQ_CONSOLE tells a domain that input arrived for console_io (a
 //     per-domain VIRQ since Xen 4.21), while it does not use its console
 //     ring. VIRQ_DOM_EXC, that a domain shut
@@ -49,6 +53,8 @@ import { Runstate, VcpuTimers, type TimeMemory, reachableDeadline, writeVcpuTime
 import type { Vcpu } from "./vcpu.js";
 import { enterGuestHandler } from "./x86/traps.js";
 import type { Hypervisor } from "./xen.js";
+import { XenstoreRing } from "./xenstore/ring.js";
+import { writeStoreEvtchn } from "./builder.js";
 
 const PAGE_SIZE = 4096;
 /** SCHEDOP_poll waits on at most this many ports ("fairly arbitrary limit", do_poll). */
@@ -78,7 +84,9 @@ export class Events implements EvtchnEnv {
   private readonly globalHandlers: (EventChannels | null)[] = new Array<EventChannels | null>(NR_VIRQS).fill(null);
   /** Each domain's console backend, by domid. */
   private readonly consoleRings = new Map<number, ConsoleRing>();
-  /** Domain 0's ports in use by backends (the console's), which EVTCHNOP_status shows as the far end. */
+  /** Each domain's xenstore ring, by domid. */
+  private readonly storeRings = new Map<number, XenstoreRing>();
+  /** Domain 0's ports in use by backends (the console's and the store's), which EVTCHNOP_status shows as the far end. */
   private readonly dom0Ports = new Set<number>();
   /** The vCPU on the physical CPU as the scheduler last switched (Xen's `current`); null while idle. */
   private running: Vcpu | null = null;
@@ -117,6 +125,7 @@ export class Events implements EvtchnEnv {
     writeWallclock(this.timeMemory, domain.built.sharedInfoMfn * PAGE_SIZE, this.xen.clock.epochMs);
     for (const v of domain.vcpus) this.addVcpu(v);
     this.connectConsole(domain, channels);
+    this.connectStore(domain, channels);
     return channels;
   }
 
@@ -130,12 +139,50 @@ export class Events implements EvtchnEnv {
     // reference, so the guest can never make it a page table the backend would then write into.
     const ringMfn = domain.built.consoleMfn;
     if (this.xen.types.getPageAndType(ringMfn, domain.domid, PGT_writable_page) < 0) return;
-    let dom0Port = 1;
-    while (this.dom0Ports.has(dom0Port)) dom0Port++;
-    this.dom0Ports.add(dom0Port);
+    const dom0Port = this.claimDom0Port();
     const ring = new ConsoleRing(this.xen.mem, domain, channels, dom0Port, () => this.dom0Ports.delete(dom0Port));
     this.consoleRings.set(domain.domid, ring);
     domain.onConsoleInput = () => ring.inputArrived();
+  }
+
+  /** The lowest port of domain 0 no backend uses yet. */
+  private claimDom0Port(): number {
+    let dom0Port = 1;
+    while (this.dom0Ports.has(dom0Port)) dom0Port++;
+    this.dom0Ports.add(dom0Port);
+    return dom0Port;
+  }
+
+  /**
+   * The xenstore ring's port, bound to xenstored's end in domain 0 and
+   * written into start_info.store_evtchn; the daemon serves it once the
+   * hypervisor has introduced the domain (hypervisor/xenstore/libxl.ts).
+   * The frame is held with a writable type reference, as the console's is.
+   */
+  private connectStore(domain: Domain, channels: EventChannels): void {
+    const ringMfn = domain.built.storeMfn;
+    if (this.xen.types.getPageAndType(ringMfn, domain.domid, PGT_writable_page) < 0) return;
+    const dom0Port = this.claimDom0Port();
+    const memory = {
+      read32: (pa: number) => this.xen.mem.read32(pa),
+      write32: (pa: number, value: number) => this.xen.mem.write32(pa, value),
+      read: (pa: number, length: number) => this.xen.cpu.read(pa, length),
+      write: (pa: number, bytes: Uint8Array) => this.xen.writePhysical(pa, bytes),
+    };
+    const ring = new XenstoreRing(memory, ringMfn, channels, dom0Port, () => this.dom0Ports.delete(dom0Port));
+    if (ring.evtchn !== 0) writeStoreEvtchn(this.xen.mem, domain.built, ring.evtchn);
+    this.storeRings.set(domain.domid, ring);
+  }
+
+  /** The domain's xenstore ring (for the hypervisor's introduction, tests and the dashboard). */
+  storeRingOf(domain: Domain): XenstoreRing | undefined {
+    return this.storeRings.get(domain.domid);
+  }
+
+  /** Services every ring the domain shares with domain 0: the console's and the store's. */
+  serviceBackends(domain: Domain): void {
+    this.serviceConsole(domain);
+    this.storeRings.get(domain.domid)?.service();
   }
 
   /** The domain's console backend (for tests and the dashboard). */
@@ -173,6 +220,8 @@ export class Events implements EvtchnEnv {
   domainShutdown(domain: Domain): void {
     // What the guest wrote into its console ring just before it went still reaches its console.
     this.serviceConsole(domain);
+    // xenstored hears of it through VIRQ_DOM_EXC and fires @releaseDomain.
+    this.xen.xenstored.domainShutdown(domain.domid);
     const channels = this.byDomid.get(domain.domid);
     const now = this.xen.clock.now();
     for (const v of domain.vcpus) {
@@ -206,6 +255,7 @@ export class Events implements EvtchnEnv {
       for (let virq = 0; virq < NR_VIRQS; virq++) if (this.globalHandlers[virq] === channels) this.globalHandlers[virq] = null;
     }
     if (this.consoleRings.delete(domain.domid)) this.xen.types.putPageAndType(domain.built.consoleMfn);
+    if (this.storeRings.delete(domain.domid)) this.xen.types.putPageAndType(domain.built.storeMfn);
     domain.onConsoleInput = () => {};
     this.sendGlobalVirq(VIRQ_DOM_EXC);
   }
@@ -285,9 +335,9 @@ export class Events implements EvtchnEnv {
     for (const [v, state] of this.perVcpu) this.syncRunstate(v, state, now);
   }
 
-  /** A slice ended: the domain's console ring is drained; a vCPU that blocked, went down or was paused leaves the CPU now. */
+  /** A slice ended: the domain's console and store rings are serviced; a vCPU that blocked, went down or was paused leaves the CPU now. */
   sliceEnded(vcpu: Vcpu): void {
-    this.serviceConsole(vcpu.domain);
+    this.serviceBackends(vcpu.domain);
     if (this.running === vcpu && !(vcpu.runState === "runnable" && vcpu.domain.isRunnable())) this.schedule(null);
   }
 

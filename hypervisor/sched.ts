@@ -5,9 +5,11 @@
 // is pending or a timeout passes (hypervisor/events.ts); SCHEDOP_shutdown
 // ends the domain with one of Xen's reasons (sched.h), after which the
 // toolstack decides what happens (on_poweroff, on_crash in the config).
-// Before yielding, blocking or polling the console ring is serviced: XTF's
-// console writer spins in SCHEDOP_yield until the backend has drained it
-// (XEN-ABI.md 11), and a drain notifies the port a block or poll waits on.
+// Before yielding, blocking or polling the rings the domain shares with
+// domain 0 are serviced (the console's and the store's): XTF's console
+// writer spins in SCHEDOP_yield until the backend has drained it
+// (XEN-ABI.md 11), a xenstore client waits the same way for its reply, and
+// a reply notifies the port a block or poll waits on.
 
 import { EFAULT, EINVAL, ENOSYS, EPERM } from "./abi/errno.js";
 import {
@@ -19,15 +21,15 @@ import { defineHypercall, readGuestU32 } from "./hypercall.js";
 defineHypercall(__HYPERVISOR_sched_op, (ctx, cmd, arg) => {
   switch (cmd) {
     case SCHEDOP_yield:
-      ctx.xen.events.serviceConsole(ctx.domain);
+      ctx.xen.events.serviceBackends(ctx.domain);
       ctx.xen.yieldVcpu(ctx.vcpu);
       return 0;
     case SCHEDOP_block:
-      ctx.xen.events.serviceConsole(ctx.domain);
+      ctx.xen.events.serviceBackends(ctx.domain);
       ctx.xen.events.blockEnableEvents(ctx.vcpu);
       return 0;
     case SCHEDOP_poll:
-      ctx.xen.events.serviceConsole(ctx.domain);
+      ctx.xen.events.serviceBackends(ctx.domain);
       return ctx.xen.events.poll(ctx, arg);
     case SCHEDOP_shutdown: {
       const reason = readGuestU32(ctx, arg);

@@ -42,6 +42,9 @@ import { XEN_MAJOR, XEN_MINOR } from "./version.js";
 import { Events } from "./events.js";
 import { CreditScheduler, type SchedParams } from "./sched-credit.js";
 import { Grants } from "./gnttab.js";
+import { Xenstored } from "./xenstore/daemon.js";
+import { XsHandle } from "./xenstore/xs.js";
+import { introduceDomain, releaseDomain } from "./xenstore/libxl.js";
 import "./console.js";
 import "./sched.js";
 import "./memory.js";
@@ -112,6 +115,10 @@ export class Hypervisor {
   readonly events = new Events(this);
   /** Grant tables, and domain 0's grant mappings for its backends (hypervisor/gnttab.ts). */
   readonly grants = new Grants(this);
+  /** xenstored, domain 0's store daemon, which every domain reaches through its xenstore ring (hypervisor/xenstore/). */
+  readonly xenstored = new Xenstored();
+  /** Domain 0's own client of it, as libxl's xs_handle. */
+  readonly xs = new XsHandle(this.xenstored);
   /** Who runs next (hypervisor/sched-credit.ts). */
   readonly scheduler: CreditScheduler;
   /** Called when a domain shuts down (the toolstack applies on_poweroff and its kin). */
@@ -192,6 +199,8 @@ export class Hypervisor {
     this.scheduler.addDomain(domain, options.sched);
     for (const v of domain.vcpus) this.scheduler.addVcpu(v);
     this.events.addDomain(domain);
+    // Its home in xenstore, then its ring introduced to xenstored, as libxl does at the end of a build.
+    introduceDomain(this.xenstored, this.xs, domain, this.events.storeRingOf(domain), this.events.consoleRingOf(domain)?.evtchn ?? 0);
     this.scheduler.wake(domain.vcpus[0]!);
     return domain;
   }
@@ -283,6 +292,8 @@ export class Hypervisor {
   /** Frees a shut-down or running domain's memory and vCPUs. */
   destroyDomain(domain: Domain): void {
     if (domain.state !== "shutdown") this.shutdownDomain(domain, SHUTDOWN_crash);
+    // Its xenstore directory goes and xenstored lets go of it (libxl__destroy_domid), before its ring does.
+    releaseDomain(this.xenstored, this.xs, domain.domid);
     this.events.removeDomain(domain);
     this.scheduler.removeDomain(domain);
     for (const v of domain.vcpus) {

@@ -302,8 +302,8 @@ port_arg: dd 0
 quiet:  db "quiet", 10, 0
 after:  db "after unmask", 10, 0
 `));
-    // Port 1 is the console ring's (hypervisor/console-ring.ts): the IPI gets port 2.
-    expect(console).toBe("quiet\n00000002\nafter unmask\n");
+    // Ports 1 and 2 are the console's and the store's rings (hypervisor/console-ring.ts, hypervisor/xenstore/ring.ts): the IPI gets port 3.
+    expect(console).toBe("quiet\n00000003\nafter unmask\n");
   });
 
   it("registers the callbacks a 32-bit kernel may (XTF's event, syscall32, sysenter; failsafe, NMI) and refuses others", async () => {
@@ -749,7 +749,7 @@ entry:
         mov     edx, [esi + start_info.pt_base]
         add     edx, 64                 ; past the L3's four entries: zeroes, so vCPU 0
         evtchn_op EVTCHNOP_bind_ipi, edx
-        call    print_hex               ; -EFAULT: page tables are read-only; the port (2: 1 is the console's) is taken anyway
+        call    print_hex               ; -EFAULT: page tables are read-only; the port (3: 1 is the console's, 2 the store's) is taken anyway
         xor     edi, edi
 .more:  evtchn_op EVTCHNOP_bind_ipi, ipi
         test    eax, eax
@@ -758,7 +758,7 @@ entry:
         jmp     .more
 .full:  call    print_hex               ; -ENOSPC
         mov     eax, edi
-        call    print_hex               ; ports 3 to 1023
+        call    print_hex               ; ports 4 to 1023
         shutdown SHUTDOWN_poweroff
 on_event:
         ret
@@ -769,7 +769,7 @@ dom_exc:  dd VIRQ_DOM_EXC, 0, 0
 ipi:    dd 0, 0
 `));
     expect(hexLines(console)).toEqual([
-      0xffffffda, 0xfffffff2, 0xffffffea, 0xffffffea, 0xffffffea, 0xfffffffe, 0xfffffff0, 0xffffffa1, 0xfffffff2, 0xffffffe4, 1021,
+      0xffffffda, 0xfffffff2, 0xffffffea, 0xffffffea, 0xffffffea, 0xfffffffe, 0xfffffff0, 0xffffffa1, 0xfffffff2, 0xffffffe4, 1020,
     ]);
   });
 
@@ -781,7 +781,7 @@ entry:
         call    setup
         evtchn_op EVTCHNOP_alloc_unbound, unbound
         mov     eax, [unbound + 4]
-        call    print_hex               ; port 2 (1 is the console's), for domain 2
+        call    print_hex               ; port 3 (1 is the console's, 2 the store's), for domain 2
 .wait:  events_off
         cmp     dword [events], 0
         jne     .done
@@ -810,11 +810,11 @@ entry:
 on_event:
         call    print_hex
         ret
-bind:   dd 1, 2, 0                      ; remote_dom 1 (u16, padded), remote_port 2, OUT local_port
+bind:   dd 1, 3, 0                      ; remote_dom 1 (u16, padded), remote_port 3, OUT local_port
 `),
       },
     ]);
-    expect(consoles).toEqual(["00000002\n00000002\n", "00000002\n00000002\n"]);
+    expect(consoles).toEqual(["00000003\n00000003\n", "00000003\n00000003\n"]);
     expect(domains.map((d) => d.shutdownReason)).toEqual([SHUTDOWN_poweroff, SHUTDOWN_poweroff]);
   });
 });

@@ -45,9 +45,10 @@ function auditHypervisor(xen: Hypervisor): string[] {
   const held: number[] = [];
   for (const domain of xen.domains.values()) {
     for (const v of domain.vcpus) held.push(v.cr3Mfn, ...v.gdtFrames, ...v.ldtFrames.filter((mfn) => mfn >= 0));
-    // The hypervisor's own holds: shared_info (Xen's share_xen_page_with_guest) and the console backend's ring frame.
+    // The hypervisor's own holds: shared_info (Xen's share_xen_page_with_guest) and the console's and xenstore's ring frames.
     held.push(domain.built.sharedInfoMfn);
     if (xen.events.consoleRingOf(domain)) held.push(domain.built.consoleMfn);
+    if (xen.events.storeRingOf(domain)) held.push(domain.built.storeMfn);
   }
   return audit(machine, held);
 }
